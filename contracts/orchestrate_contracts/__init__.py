@@ -1,0 +1,1 @@
+"""Orchestrate's shared contracts: message models, the envelope, topic names."""

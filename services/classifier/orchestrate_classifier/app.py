@@ -1,0 +1,117 @@
+"""Composition root of the classifier: consumes its step topic, emits step events."""
+
+import logging
+from datetime import UTC, datetime
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.messages import (
+    RunStep,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+    decode_run_step,
+    encode,
+)
+from orchestrate_contracts.pricing import price_catalogue
+from orchestrate_contracts.topics import Topics, message_key
+
+from .model import classify
+from .settings import Settings
+
+AGENT = "classifier"
+log = logging.getLogger(__name__)
+
+
+def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
+    """Classify the ticket of one step task: plain logic, no broker."""
+    ticket = task.inputs.get("ticket")
+    envelope = {
+        "execution_id": task.execution_id,
+        "tenant_id": task.tenant_id,
+        "step_id": task.step.id,
+        "agent": AGENT,
+        "started_at": started_at,
+    }
+    if not isinstance(ticket, str) or not ticket.strip():
+        now = datetime.now(UTC)
+        return StepFailed(
+            event_id=f"{task.event_id}:failed",
+            occurred_at=now,
+            failed_at=now,
+            error="input 'ticket' must be a non-empty string",
+            **envelope,
+        )
+    result, usage = classify(ticket)
+    now = datetime.now(UTC)
+    return StepCompleted(
+        event_id=f"{task.event_id}:completed",
+        occurred_at=now,
+        completed_at=now,
+        output={
+            "category": result.category,
+            "priority": result.priority,
+            "sentiment": result.sentiment,
+            "entities": dict(result.entities),
+            "confidence": result.confidence,
+        },
+        usage=usage,
+        cost_usd_micros=price_catalogue().cost_usd_micros(usage),
+        **envelope,
+    )
+
+
+def create_app(settings: Settings) -> FastStream:
+    topics = Topics(settings.topic_prefix)
+    source = topics.step_tasks(AGENT)
+    group = settings.classifier_group
+    # Per-message logs at DEBUG: the hot path stays quiet, errors still log.
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id=f"orchestrate-{AGENT}", log_level=logging.DEBUG
+    )
+
+    # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by
+    # the broker; an unexpected failure rewinds to the message (at-least-once).
+    @broker.subscriber(
+        source,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    async def on_task(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            task = decode_run_step(message.body)
+        except ValidationError as exc:
+            log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
+            await broker.publish(
+                message.body,
+                topics.dead_letter(source),
+                key=record.key,
+                headers=dead_letter_headers(
+                    record, reason=f"invalid RunStep: {exc}", consumer_group=group
+                ),
+            )
+            return
+        key = message_key(task.execution_id)
+        started_at = datetime.now(UTC)
+        started = StepStarted(
+            event_id=f"{task.event_id}:started",
+            execution_id=task.execution_id,
+            tenant_id=task.tenant_id,
+            occurred_at=started_at,
+            step_id=task.step.id,
+            agent=AGENT,
+        )
+        await broker.publish(encode(started), topics.execution_events, key=key)
+        await broker.publish(encode(run(task, started_at)), topics.execution_events, key=key)
+
+    return FastStream(broker)

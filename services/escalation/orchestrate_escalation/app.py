@@ -1,0 +1,137 @@
+"""Composition root of the escalation service: parks steps that need a person and
+resumes them when the decision arrives."""
+
+import logging
+from datetime import UTC, datetime
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
+
+from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.messages import (
+    StepAwaitingApproval,
+    StepCompleted,
+    decode_decide_approval,
+    decode_run_step,
+    encode,
+)
+from orchestrate_contracts.topics import Topics, message_key
+
+from .parking import ParkingLot, completion
+from .policy import evaluate
+from .settings import Settings
+
+AGENT = "escalation"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastStream:
+    topics = Topics(settings.topic_prefix)
+    tasks_topic = topics.step_tasks(AGENT)
+    group = settings.escalation_group
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id="orchestrate-escalation", log_level=logging.DEBUG
+    )
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, connect=False
+    )
+    lot = ParkingLot(mongo[settings.escalation_db]["parked_steps"])
+    consumer_options = {
+        "group_id": group,
+        # Commit only after the parking write and the events are done (at-least-once).
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+    }
+
+    async def emit(event: BaseModel, execution_id: str) -> None:
+        await broker.publish(encode(event), topics.execution_events, key=message_key(execution_id))
+
+    async def dead_letter(record: "ConsumerRecord[bytes, bytes]", reason: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
+        await broker.publish(
+            record.value,
+            topics.dead_letter(record.topic),
+            key=record.key,
+            headers=dead_letter_headers(record, reason=reason, consumer_group=group),
+        )
+
+    @broker.subscriber(tasks_topic, **consumer_options)  # type: ignore[call-overload]
+    async def on_task(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            task = decode_run_step(message.body)
+        except ValidationError as exc:
+            await dead_letter(record, f"invalid RunStep: {exc}")
+            return
+        assert task.step.approval is not None  # the workflow model guarantees it
+        verdict = evaluate(task.step.approval, task.previous)
+        now = datetime.now(UTC)
+        if not verdict.required:
+            await emit(
+                StepCompleted(
+                    event_id=f"{task.event_id}:completed",
+                    execution_id=task.execution_id,
+                    tenant_id=task.tenant_id,
+                    occurred_at=now,
+                    step_id=task.step.id,
+                    agent=AGENT,
+                    output={"approval_required": False, "reason": verdict.reason},
+                    started_at=now,
+                    completed_at=now,
+                ),
+                task.execution_id,
+            )
+            return
+        parked = await lot.park(task, verdict.reason, now)
+        if parked.status == "decided":
+            # Redelivered after the decision: repeat the decided step's event.
+            await emit(completion(parked), task.execution_id)
+            return
+        await emit(
+            StepAwaitingApproval(
+                event_id=f"{task.event_id}:awaiting",
+                execution_id=task.execution_id,
+                tenant_id=task.tenant_id,
+                occurred_at=parked.parked_at,
+                step_id=task.step.id,
+                agent=AGENT,
+                started_at=parked.parked_at,
+                reason=parked.reason,
+            ),
+            task.execution_id,
+        )
+
+    @broker.subscriber(topics.approval_decisions, **consumer_options)  # type: ignore[call-overload]
+    async def on_decision(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            command = decode_decide_approval(message.body)
+        except ValidationError as exc:
+            await dead_letter(record, f"invalid DecideApproval: {exc}")
+            return
+        parked, _ = await lot.decide(command)
+        if parked is None:
+            await dead_letter(
+                record, f"no step {command.step_id} of {command.execution_id} awaits approval"
+            )
+            return
+        # Whether this decision or an earlier one won, the step's outcome is the
+        # recorded one; re-emitting it is idempotent downstream.
+        await emit(completion(parked), command.execution_id)
+
+    async def on_startup() -> None:
+        await lot.ensure_indexes()
+
+    async def after_shutdown() -> None:
+        await mongo.close()
+
+    return FastStream(broker, on_startup=[on_startup], after_shutdown=[after_shutdown])

@@ -1,0 +1,18 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Escalation settings, read from ORCHESTRATE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATE_")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    escalation_group: str = "orchestrate-escalation"
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    escalation_db: str = "orchestrate_escalation"
+    # Kafka's defaults; a local single-node broker can use far lower values.
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_fetch_max_wait_ms: int = 50
+    log_level: str = "INFO"

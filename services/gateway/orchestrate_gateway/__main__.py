@@ -1,0 +1,10 @@
+import logging
+
+import uvicorn
+
+from .app import create_app
+from .settings import Settings
+
+settings = Settings()
+logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

@@ -1,0 +1,159 @@
+"""Composition root of the gateway: the HTTP API and the execution engine.
+
+Nothing connects at import time; create_app wires everything and the lifespan
+connects MongoDB and Kafka when the server starts.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import ConsumerRecord
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
+
+from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.messages import (
+    StepCompleted,
+    StepFailed,
+    decode_execution_event,
+    decode_start_execution,
+    encode,
+)
+from orchestrate_contracts.topics import Topics, message_key
+
+from .api import build_router, error_response, install_error_handlers
+from .errors import InvalidInputs, WorkflowNotFound
+from .orchestrator import Engine, StartRequest, UnknownExecution, execution_id_for_record
+from .settings import Settings
+from .stores import Stores, shipped_workflows
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPublisher:
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, topic: str, execution_id: str, message: BaseModel) -> None:
+        await self._broker.publish(encode(message), topic, key=message_key(execution_id))
+
+
+def create_app(settings: Settings) -> FastAPI:
+    topics = Topics(settings.topic_prefix)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id="orchestrate-gateway", log_level=logging.DEBUG
+    )
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, connect=False
+    )
+    stores = Stores(mongo[settings.gateway_db], mongo[settings.ledger_db])
+    publisher = KafkaPublisher(broker)
+    engine = Engine(stores.workflows, stores.runs, publisher, topics, settings.usd_inr_rate)
+
+    def consumer(group: str) -> dict[str, object]:
+        return {
+            "group_id": group,
+            # Commit only after the effects are done; failures rewind (at-least-once).
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+            "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        }
+
+    async def dead_letter(record: "ConsumerRecord[bytes, bytes]", group: str, reason: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
+        await broker.publish(
+            record.value,
+            topics.dead_letter(record.topic),
+            key=record.key,
+            headers=dead_letter_headers(record, reason=reason, consumer_group=group),
+        )
+
+    @broker.subscriber(topics.execution_requests, **consumer(settings.ingress_group))  # type: ignore[call-overload]
+    async def on_request(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            request = decode_start_execution(message.body)
+        except ValidationError as exc:
+            await dead_letter(record, settings.ingress_group, f"invalid StartExecution: {exc}")
+            return
+        execution_id = request.execution_id or execution_id_for_record(
+            record.topic, record.partition, record.offset
+        )
+        try:
+            await engine.start(
+                StartRequest(
+                    tenant_id=request.tenant_id,
+                    workflow_id=request.workflow_id,
+                    inputs=request.inputs,
+                    requested_by=request.requested_by,
+                    execution_id=execution_id,
+                )
+            )
+        except (WorkflowNotFound, InvalidInputs) as exc:
+            reason = f"{exc.code}: {exc.message}" + (f" {exc.details}" if exc.details else "")
+            await dead_letter(record, settings.ingress_group, reason)
+
+    @broker.subscriber(topics.execution_events, **consumer(settings.engine_group))  # type: ignore[call-overload]
+    async def on_event(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            event = decode_execution_event(message.body)
+        except ValidationError as exc:
+            await dead_letter(record, settings.engine_group, f"invalid execution event: {exc}")
+            return
+        try:
+            if isinstance(event, StepCompleted):
+                await engine.on_step_completed(event)
+            elif isinstance(event, StepFailed):
+                await engine.on_step_failed(event)
+        except UnknownExecution as exc:
+            await dead_letter(record, settings.engine_group, str(exc))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await stores.keys.ensure_indexes()
+        await stores.workflows.seed(shipped_workflows())
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(
+        title="Orchestrate",
+        version="0.1.0",
+        description="Agent-workflow orchestration with humans in the loop.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(build_router(stores, engine, publisher, topics.approval_decisions))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves requests."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz() -> JSONResponse | dict[str, str]:
+        """Readiness: MongoDB answers and the broker connection works."""
+        try:
+            await mongo.admin.command("ping")
+            broker_ok = await broker.ping(timeout=2.0)
+        except Exception as exc:  # readiness reports any failure as not ready
+            return error_response(503, "not_ready", f"dependency check failed: {exc}")
+        if not broker_ok:
+            return error_response(503, "not_ready", "the Kafka broker does not answer")
+        return {"status": "ready"}
+
+    return app

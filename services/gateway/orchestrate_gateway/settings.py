@@ -1,0 +1,28 @@
+from decimal import Decimal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Gateway settings, read from ORCHESTRATE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATE_")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    gateway_db: str = "orchestrate_gateway"
+    # The ledger's database, whose execution documents GET serves.
+    ledger_db: str = "orchestrate_ledger"
+    engine_group: str = "orchestrate-engine"
+    ingress_group: str = "orchestrate-ingress"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # INR per USD, fixed into each execution when it starts. Default set 2026-12-03;
+    # set your finance team's rate.
+    usd_inr_rate: Decimal = Decimal("88.00")
+    # Kafka's defaults; a local single-node broker can use far lower values.
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_fetch_max_wait_ms: int = 50
+    log_level: str = "INFO"

@@ -1,0 +1,237 @@
+"""The gateway's MongoDB collections: workflows, API keys, engine runs, decisions,
+and (read-only) the ledger's execution documents."""
+
+import hashlib
+import secrets
+import string
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib.resources import files
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from orchestrate_contracts.documents import ExecutionDocument
+from orchestrate_contracts.messages import Output
+from orchestrate_contracts.workflow import WorkflowDefinition
+
+from .errors import AlreadyDecided, WorkflowNotFound
+
+Raw = dict[str, object]
+KEY_PREFIXES = ("rv_live_", "rv_test_")
+_KEY_ALPHABET = string.ascii_letters + string.digits
+
+
+def _now_ms() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- Workflows --------------------------------------------------------------------
+
+
+def shipped_workflows() -> list[WorkflowDefinition]:
+    folder = files(__package__).joinpath("workflows")
+    return [
+        WorkflowDefinition.model_validate_json(entry.read_text())
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".json")
+    ]
+
+
+class WorkflowRegistry:
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def seed(self, workflows: list[WorkflowDefinition]) -> None:
+        """Install shipped workflows; a stored definition of the same or a newer
+        version (e.g. edited by an operator) is kept."""
+        for workflow in workflows:
+            try:
+                await self._collection.update_one(
+                    {"_id": workflow.id, "definition.version": {"$lt": workflow.version}},
+                    {"$set": {"definition": workflow.model_dump(mode="json", by_alias=True)}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                pass
+
+    async def get(self, workflow_id: str) -> WorkflowDefinition:
+        raw = await self._collection.find_one({"_id": workflow_id})
+        if raw is None:
+            raise WorkflowNotFound(f"no workflow {workflow_id}")
+        return WorkflowDefinition.model_validate(raw["definition"])
+
+    async def list(self) -> list[WorkflowDefinition]:
+        cursor = self._collection.find({}).sort("_id", 1)
+        return [WorkflowDefinition.model_validate(raw["definition"]) async for raw in cursor]
+
+
+# --- API keys ---------------------------------------------------------------------
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    owner_email: str
+    tenant_id: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def hash_key(token: str) -> str:
+    # Keys are 238-bit random secrets: a fast hash cannot be brute-forced, and it
+    # lets the hash itself be the indexed lookup.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index("hash", unique=True)
+
+    async def create(self, owner_email: str, tenant_id: str, live: bool = True) -> tuple[str, ApiKey]:
+        """Returns the token (shown once, never stored) and its record."""
+        prefix = KEY_PREFIXES[0] if live else KEY_PREFIXES[1]
+        token = prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(40))
+        key = ApiKey(
+            _id="key_" + secrets.token_hex(8),
+            owner_email=owner_email,
+            tenant_id=tenant_id,
+            prefix=token[:12],
+            created_at=_now_ms(),
+        )
+        await self._collection.insert_one(
+            key.model_dump(by_alias=True) | {"hash": hash_key(token)}
+        )
+        return token, key
+
+    async def find(self, token: str) -> ApiKey | None:
+        if not token.startswith(KEY_PREFIXES):
+            return None
+        raw = await self._collection.find_one({"hash": hash_key(token), "revoked_at": None})
+        return ApiKey.model_validate(raw) if raw else None
+
+    async def revoke(self, key_id: str) -> bool:
+        result = await self._collection.update_one(
+            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": _now_ms()}}
+        )
+        return result.modified_count == 1
+
+
+# --- Engine runs ------------------------------------------------------------------
+
+
+class Run(BaseModel):
+    """The engine's own state of one execution: enough to decide what comes next."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    tenant_id: str
+    workflow: WorkflowDefinition
+    inputs: dict[str, JsonValue]
+    requested_by: str
+    usd_inr_rate: str
+    created_at: datetime
+    outputs: dict[str, Output] = {}
+    ended: bool = False
+
+
+class RunStore:
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def create(
+        self,
+        execution_id: str,
+        tenant_id: str,
+        workflow: WorkflowDefinition,
+        inputs: dict[str, JsonValue],
+        requested_by: str,
+        usd_inr_rate: Decimal,
+    ) -> Run:
+        """Create the run once; a repeated start returns the run as first created."""
+        fresh = Run(
+            _id=execution_id,
+            tenant_id=tenant_id,
+            workflow=workflow,
+            inputs=inputs,
+            requested_by=requested_by,
+            usd_inr_rate=str(usd_inr_rate),
+            created_at=_now_ms(),
+        )
+        raw = await self._collection.find_one_and_update(
+            {"_id": execution_id},
+            {"$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
+             | {"created_at": fresh.created_at}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return Run.model_validate(raw)
+
+    async def record_output(self, execution_id: str, step_id: str, output: Output) -> Run | None:
+        """Keep the first output a step reported; later copies change nothing."""
+        path = f"outputs.{step_id}"
+        raw = await self._collection.find_one_and_update(
+            {"_id": execution_id},
+            # $literal: outputs are data and must never be read as operators.
+            [{"$set": {path: {"$ifNull": [f"${path}", {"$literal": output}]}}}],
+            return_document=ReturnDocument.AFTER,
+        )
+        return Run.model_validate(raw) if raw else None
+
+    async def get(self, execution_id: str) -> Run | None:
+        raw = await self._collection.find_one({"_id": execution_id})
+        return Run.model_validate(raw) if raw else None
+
+    async def mark_ended(self, execution_id: str) -> None:
+        await self._collection.update_one({"_id": execution_id}, {"$set": {"ended": True}})
+
+
+# --- Approval decisions -----------------------------------------------------------
+
+
+class DecisionStore:
+    """One decision per parked step: the unique _id makes the first one win."""
+
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def claim(self, execution_id: str, step_id: str, record: Raw) -> None:
+        try:
+            await self._collection.insert_one({"_id": f"{execution_id}:{step_id}"} | record)
+        except DuplicateKeyError:
+            raise AlreadyDecided(f"step {step_id} of {execution_id} is already decided") from None
+
+    async def release(self, execution_id: str, step_id: str) -> None:
+        await self._collection.delete_one({"_id": f"{execution_id}:{step_id}"})
+
+
+# --- Executions (the ledger's read model) -----------------------------------------
+
+
+class ExecutionReader:
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def get(self, tenant_id: str, execution_id: str) -> ExecutionDocument | None:
+        # The tenant is part of the query: another tenant's execution reads as missing.
+        raw = await self._collection.find_one({"_id": execution_id, "tenant_id": tenant_id})
+        return ExecutionDocument.model_validate(raw) if raw else None
+
+
+class Stores:
+    def __init__(self, gateway_db: AsyncDatabase[Raw], ledger_db: AsyncDatabase[Raw]) -> None:
+        self.workflows = WorkflowRegistry(gateway_db["workflows"])
+        self.keys = KeyStore(gateway_db["api_keys"])
+        self.runs = RunStore(gateway_db["runs"])
+        self.decisions = DecisionStore(gateway_db["approval_decisions"])
+        self.executions = ExecutionReader(ledger_db["executions"])

@@ -1,0 +1,21 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Ledger settings, read from ORCHESTRATE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATE_")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    ledger_group: str = "orchestrate-ledger"
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    ledger_db: str = "orchestrate_ledger"
+    # A poll returns up to this many events, projected with one read and one write.
+    ledger_batch_max_records: int = 500
+    ledger_batch_timeout_ms: int = 20
+    # Kafka's defaults; a local single-node broker can use far lower values.
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_fetch_max_wait_ms: int = 50
+    log_level: str = "INFO"

@@ -1,0 +1,128 @@
+"""Composition root of the responder: consumes its step topic, emits step events."""
+
+import logging
+from datetime import UTC, datetime
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import JsonValue, ValidationError
+
+from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.messages import (
+    RunStep,
+    StepCompleted,
+    StepStarted,
+    decode_run_step,
+    encode,
+)
+from orchestrate_contracts.pricing import price_catalogue
+from orchestrate_contracts.topics import Topics, message_key
+
+from .model import Draft, Outcome, write_reply
+from .settings import Settings
+
+AGENT = "responder"
+log = logging.getLogger(__name__)
+
+
+def _text(value: JsonValue) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def draft_from(task: RunStep) -> Draft:
+    """Gather what the reply needs from the ticket and the earlier steps' outputs."""
+    classification: dict[str, JsonValue] = {}
+    escalation: dict[str, JsonValue] = {}
+    for prior in task.previous:
+        if prior.agent == "classifier":
+            classification = prior.output
+        elif prior.agent == "escalation":
+            escalation = prior.output
+    entities = classification.get("entities")
+    entities = entities if isinstance(entities, dict) else {}
+    outcome: Outcome = "not_required"
+    if escalation.get("approved") is True:
+        outcome = "approved"
+    elif escalation.get("approved") is False:
+        outcome = "rejected"
+    return Draft(
+        ticket=_text(task.inputs.get("ticket")) or "",
+        category=_text(classification.get("category")) or "other",
+        sentiment=_text(classification.get("sentiment")) or "neutral",
+        order_number=_text(entities.get("order_number")),
+        amount=_text(entities.get("amount")),
+        outcome=outcome,
+        approver_notes=_text(escalation.get("notes")) or "",
+    )
+
+
+def run(task: RunStep, started_at: datetime) -> StepCompleted:
+    """Draft the reply for one step task: plain logic, no broker."""
+    reply, usage = write_reply(draft_from(task))
+    now = datetime.now(UTC)
+    return StepCompleted(
+        event_id=f"{task.event_id}:completed",
+        execution_id=task.execution_id,
+        tenant_id=task.tenant_id,
+        occurred_at=now,
+        step_id=task.step.id,
+        agent=AGENT,
+        output={"response": reply},
+        started_at=started_at,
+        completed_at=now,
+        usage=usage,
+        cost_usd_micros=price_catalogue().cost_usd_micros(usage),
+    )
+
+
+def create_app(settings: Settings) -> FastStream:
+    topics = Topics(settings.topic_prefix)
+    source = topics.step_tasks(AGENT)
+    group = settings.responder_group
+    # Per-message logs at DEBUG: the hot path stays quiet, errors still log.
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id=f"orchestrate-{AGENT}", log_level=logging.DEBUG
+    )
+
+    # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by
+    # the broker; an unexpected failure rewinds to the message (at-least-once).
+    @broker.subscriber(
+        source,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    async def on_task(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            task = decode_run_step(message.body)
+        except ValidationError as exc:
+            log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
+            await broker.publish(
+                message.body,
+                topics.dead_letter(source),
+                key=record.key,
+                headers=dead_letter_headers(
+                    record, reason=f"invalid RunStep: {exc}", consumer_group=group
+                ),
+            )
+            return
+        key = message_key(task.execution_id)
+        started_at = datetime.now(UTC)
+        started = StepStarted(
+            event_id=f"{task.event_id}:started",
+            execution_id=task.execution_id,
+            tenant_id=task.tenant_id,
+            occurred_at=started_at,
+            step_id=task.step.id,
+            agent=AGENT,
+        )
+        await broker.publish(encode(started), topics.execution_events, key=key)
+        await broker.publish(encode(run(task, started_at)), topics.execution_events, key=key)
+
+    return FastStream(broker)
