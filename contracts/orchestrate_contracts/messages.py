@@ -13,7 +13,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
-    EmailStr,
     Field,
     JsonValue,
     StringConstraints,
@@ -95,7 +94,8 @@ class DecideApproval(_Envelope):
     step_id: StepId
     approved: bool
     notes: str = Field(default="", max_length=4000)
-    decided_by: EmailStr
+    # The email of the API key's owner.
+    decided_by: str = Field(min_length=3, max_length=320)
     api_key_id: str
 
 

@@ -4,7 +4,7 @@ A parked step survives restarts of this service. The first decision wins: the
 transition pending -> decided is one atomic conditional update.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,7 +59,7 @@ def completion(parked: ParkedStep) -> StepCompleted:
             "approved": decision.approved,
             "approved_by": decision.decided_by,
             "notes": decision.notes,
-            "decided_at": decision.decided_at.isoformat().replace("+00:00", "Z"),
+            "decided_at": decision.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         started_at=parked.parked_at,
         completed_at=decision.decided_at,
@@ -103,7 +103,7 @@ class ParkingLot:
         key = parking_id(command.execution_id, command.step_id)
         decision = Decision(
             approved=command.approved,
-            decided_by=str(command.decided_by),
+            decided_by=command.decided_by,
             notes=command.notes,
             decided_at=command.occurred_at.replace(
                 microsecond=command.occurred_at.microsecond // 1000 * 1000

@@ -1,5 +1,6 @@
 """HTTP routes. Domain errors become HTTP statuses here, in one JSON shape."""
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -34,6 +35,8 @@ from .views import (
     execution_view,
     iso,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS = {
     Unauthorized: 401,
@@ -75,6 +78,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "an unexpected error occurred")
+
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(OrchestrateError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
@@ -136,12 +144,6 @@ def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals
             raise NotAwaitingApproval(f"execution {execution_id} is {doc.status}")
         now = datetime.now(UTC)
         decided_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        await stores.decisions.claim(
-            execution_id,
-            parked.id,
-            {"approved": body.approved, "decided_by": key.owner_email, "notes": body.notes,
-             "decided_at": decided_at, "api_key_id": key.id, "tenant_id": key.tenant_id},
-        )
         command = DecideApproval(
             event_id=f"{execution_id}:{parked.id}:decision",
             execution_id=execution_id,
@@ -152,6 +154,12 @@ def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals
             notes=body.notes,
             decided_by=key.owner_email,
             api_key_id=key.id,
+        )
+        await stores.decisions.claim(
+            execution_id,
+            parked.id,
+            {"approved": body.approved, "decided_by": key.owner_email, "notes": body.notes,
+             "decided_at": decided_at, "api_key_id": key.id, "tenant_id": key.tenant_id},
         )
         try:
             await publisher.publish(approvals_topic, execution_id, command)
