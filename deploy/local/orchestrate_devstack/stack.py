@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -74,9 +75,10 @@ class Wiring:
         return {f"ORCHESTRATE_{name}": value for name, value in values.items()}
 
     def create_topics(self) -> None:
-        create_topics(
-            self.kafka_bootstrap_servers, dict.fromkeys(self.topics.all(), DEFAULT_PARTITIONS)
-        )
+        topics = dict.fromkeys(self.topics.all(), DEFAULT_PARTITIONS)
+        # In a thread of its own: callers may already run an event loop (test fixtures).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(create_topics, self.kafka_bootstrap_servers, topics).result()
 
 
 class Service:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, StrictBool
 
 from orchestrate_contracts.documents import ExecutionDocument, ExecutionStatus, StepStatus
 from orchestrate_contracts.workflow import WorkflowDefinition
@@ -56,7 +56,7 @@ class ExecutionAccepted(BaseModel):
 
 
 class ApproveBody(BaseModel):
-    approved: bool
+    approved: StrictBool = Field(description="true approves, false rejects; nothing else is a decision")
     notes: str = Field(default="", max_length=4000)
 
 
