@@ -6,7 +6,7 @@ are ignored so that older consumers keep working.
 """
 
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -154,14 +154,12 @@ class ExecutionEnded(_Envelope):
 
 
 ExecutionEvent = Annotated[
-    Union[
-        ExecutionStarted,
-        StepStarted,
-        StepAwaitingApproval,
-        StepCompleted,
-        StepFailed,
-        ExecutionEnded,
-    ],
+    ExecutionStarted
+    | StepStarted
+    | StepAwaitingApproval
+    | StepCompleted
+    | StepFailed
+    | ExecutionEnded,
     Discriminator("type"),
 ]
 

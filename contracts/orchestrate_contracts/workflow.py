@@ -91,7 +91,9 @@ class WorkflowDefinition(_Model):
             earlier = set(ids[:position])
             for condition in step.approval.required_when_any if step.approval else ():
                 if condition.field.split(".", 1)[0] not in earlier:
-                    raise ValueError(f"{step.id}: condition {condition.field} names no earlier step")
+                    raise ValueError(
+                        f"{step.id}: condition {condition.field} names no earlier step"
+                    )
         for name, ref in self.outputs.items():
             if ref.split(".", 1)[0] not in ids:
                 raise ValueError(f"output {name}: {ref} names no step")

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
-
 from orchestrate_devstack import free_port
 from orchestrate_devstack.stack import Stack, Wiring
 from orchestrate_gateway.stores import KeyStore
+from pymongo import AsyncMongoClient
 
 from ..conftest import Infra
 
@@ -56,6 +55,7 @@ async def keys(stack: Stack) -> AsyncIterator[Keys]:
 
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{stack.wiring.base_url}/v1/orchestrate",
-                                 timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=f"{stack.wiring.base_url}/v1/orchestrate", timeout=10
+    ) as client:
         yield client

@@ -53,15 +53,29 @@ async def test_unknown_and_foreign_executions_are_the_same_404(
 ) -> None:
     execution_id = await start(api, keys.acme, SEED_TICKET)
     await wait_status(api, keys.acme, execution_id, "awaiting_approval")
-    missing = error(await api.get("/executions/exec_ffffffffffffffff", headers=auth(keys.globex)),
-                    404, "execution_not_found")
-    foreign = error(await api.get(f"/executions/{execution_id}", headers=auth(keys.globex)),
-                    404, "execution_not_found")
+    missing = error(
+        await api.get("/executions/exec_ffffffffffffffff", headers=auth(keys.globex)),
+        404,
+        "execution_not_found",
+    )
+    foreign = error(
+        await api.get(f"/executions/{execution_id}", headers=auth(keys.globex)),
+        404,
+        "execution_not_found",
+    )
     assert missing["message"].replace("exec_ffffffffffffffff", "X") == foreign["message"].replace(
-        execution_id, "X")
+        execution_id, "X"
+    )
     # Nor can another tenant decide it.
-    error(await api.post(f"/executions/{execution_id}/approve", headers=auth(keys.globex),
-                         json={"approved": True}), 404, "execution_not_found")
+    error(
+        await api.post(
+            f"/executions/{execution_id}/approve",
+            headers=auth(keys.globex),
+            json={"approved": True},
+        ),
+        404,
+        "execution_not_found",
+    )
     reply = await api.get(f"/executions/{execution_id}", headers=auth(keys.acme))
     assert reply.json()["status"] == "awaiting_approval"
 
@@ -81,23 +95,30 @@ async def test_malformed_start_bodies_get_422(
     api: httpx.AsyncClient, keys: Keys, content: bytes
 ) -> None:
     headers = auth(keys.acme) | {"Content-Type": "application/json"}
-    details = error(await api.post("/executions", headers=headers, content=content),
-                    422, "validation_error")["details"]
+    details = error(
+        await api.post("/executions", headers=headers, content=content), 422, "validation_error"
+    )["details"]
     assert details and all({"loc", "msg", "type"} <= set(d) for d in details)
 
 
 async def test_inputs_that_do_not_fit_the_workflow_get_422(
     api: httpx.AsyncClient, keys: Keys
 ) -> None:
-    reply = await api.post("/executions", headers=auth(keys.acme),
-                           json={"workflow_id": TRIAGE, "inputs": {"ticket": "", "x": 1}})
+    reply = await api.post(
+        "/executions",
+        headers=auth(keys.acme),
+        json={"workflow_id": TRIAGE, "inputs": {"ticket": "", "x": 1}},
+    )
     details = error(reply, 422, "invalid_inputs")["details"]
     assert {d["input"] for d in details} == {"ticket", "x"}
 
 
 async def test_an_unknown_workflow_gets_404(api: httpx.AsyncClient, keys: Keys) -> None:
-    reply = await api.post("/executions", headers=auth(keys.acme),
-                           json={"workflow_id": "wf_nope", "inputs": {"ticket": "hi"}})
+    reply = await api.post(
+        "/executions",
+        headers=auth(keys.acme),
+        json={"workflow_id": "wf_nope", "inputs": {"ticket": "hi"}},
+    )
     error(reply, 404, "workflow_not_found")
 
 
@@ -105,8 +126,11 @@ async def test_approving_what_does_not_wait_gets_409(api: httpx.AsyncClient, key
     ticket = "Could you send me the invoice for my last order please? Thanks"
     execution_id = await start(api, keys.acme, ticket)
     await wait_status(api, keys.acme, execution_id, "completed")
-    reply = await api.post(f"/executions/{execution_id}/approve", headers=auth(keys.acme),
-                           json={"approved": True, "notes": "late"})
+    reply = await api.post(
+        f"/executions/{execution_id}/approve",
+        headers=auth(keys.acme),
+        json={"approved": True, "notes": "late"},
+    )
     error(reply, 409, "not_awaiting_approval")
 
 
@@ -115,11 +139,17 @@ async def test_a_second_decision_gets_409_and_changes_nothing(
 ) -> None:
     execution_id = await start(api, keys.acme, SEED_TICKET)
     await wait_status(api, keys.acme, execution_id, "awaiting_approval")
-    first = await api.post(f"/executions/{execution_id}/approve", headers=auth(keys.acme),
-                           json={"approved": True, "notes": "first"})
+    first = await api.post(
+        f"/executions/{execution_id}/approve",
+        headers=auth(keys.acme),
+        json={"approved": True, "notes": "first"},
+    )
     assert first.status_code == 202
-    second = await api.post(f"/executions/{execution_id}/approve", headers=auth(keys.acme),
-                            json={"approved": False, "notes": "second"})
+    second = await api.post(
+        f"/executions/{execution_id}/approve",
+        headers=auth(keys.acme),
+        json={"approved": False, "notes": "second"},
+    )
     assert second.status_code == 409
     assert second.json()["error"]["code"] in {"already_decided", "not_awaiting_approval"}
     done = await wait_status(api, keys.acme, execution_id, "completed")
@@ -127,12 +157,11 @@ async def test_a_second_decision_gets_409_and_changes_nothing(
     assert done["steps"][1]["output"]["notes"] == "first"
 
 
-@pytest.mark.parametrize(
-    "body", [{}, {"approved": "yes"}, {"approved": True, "notes": "x" * 4001}]
-)
+@pytest.mark.parametrize("body", [{}, {"approved": "yes"}, {"approved": True, "notes": "x" * 4001}])
 async def test_malformed_decisions_get_422(
     api: httpx.AsyncClient, keys: Keys, body: dict[str, object]
 ) -> None:
-    reply = await api.post("/executions/exec_0123456789abcdef/approve",
-                           headers=auth(keys.acme), json=body)
+    reply = await api.post(
+        "/executions/exec_0123456789abcdef/approve", headers=auth(keys.acme), json=body
+    )
     error(reply, 422, "validation_error")

@@ -15,13 +15,20 @@ from .conftest import Keys
 pytestmark = pytest.mark.e2e
 
 TRIAGE = "wf_customer_support_triage"
-SEED_TICKET = (
-    "I have been waiting for my refund for 2 weeks. Order #12345. This is unacceptable!"
-)
+SEED_TICKET = "I have been waiting for my refund for 2 weeks. Order #12345. This is unacceptable!"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 CONTRACT_FIELDS = {
-    "id", "workflow_id", "workflow_name", "status", "inputs", "outputs", "steps", "cost",
-    "duration_ms", "created_at", "completed_at",
+    "id",
+    "workflow_id",
+    "workflow_name",
+    "status",
+    "inputs",
+    "outputs",
+    "steps",
+    "cost",
+    "duration_ms",
+    "created_at",
+    "completed_at",
 }
 # Documented extras (README, "Execution document").
 EXTRA_FIELDS = {"error"}
@@ -44,12 +51,16 @@ async def start(api: httpx.AsyncClient, key: str, ticket: str) -> str:
     return str(body["id"])
 
 
-async def wait_status(api: httpx.AsyncClient, key: str, execution_id: str, status: str) -> dict[str, Any]:
+async def wait_status(
+    api: httpx.AsyncClient, key: str, execution_id: str, status: str
+) -> dict[str, Any]:
     async def fetch() -> dict[str, Any]:
         reply = await api.get(f"/executions/{execution_id}", headers=auth(key))
         return reply.json() if reply.status_code == 200 else {"http": reply.status_code}
 
-    return await wait_for(fetch, lambda doc: doc.get("status") == status, what=f"{execution_id} {status}")
+    return await wait_for(
+        fetch, lambda doc: doc.get("status") == status, what=f"{execution_id} {status}"
+    )
 
 
 def check_shape(doc: dict[str, Any]) -> None:
@@ -80,12 +91,22 @@ async def test_the_triage_scenario_with_approval(api: httpx.AsyncClient, keys: K
     to_parked = time.perf_counter() - posted
     check_shape(parked)
     step_1, step_2, step_3 = parked["steps"]
-    assert (step_1["id"], step_1["agent"], step_1["status"]) == ("step_1", "classifier", "completed")
+    assert (step_1["id"], step_1["agent"], step_1["status"]) == (
+        "step_1",
+        "classifier",
+        "completed",
+    )
     assert {k: step_1["output"][k] for k in ("category", "priority", "sentiment")} == {
-        "category": "refund", "priority": "high", "sentiment": "frustrated",
+        "category": "refund",
+        "priority": "high",
+        "sentiment": "frustrated",
     }
     assert step_1["output"]["entities"]["order_number"] == "12345"
-    assert (step_2["id"], step_2["agent"], step_2["status"]) == ("step_2", "escalation", "awaiting_approval")
+    assert (step_2["id"], step_2["agent"], step_2["status"]) == (
+        "step_2",
+        "escalation",
+        "awaiting_approval",
+    )
     assert step_2["output"] is None and step_2["duration_ms"] is None
     assert (step_3["id"], step_3["agent"], step_3["status"]) == ("step_3", "responder", "pending")
     assert parked["workflow_name"] == "Customer Support Triage"
@@ -128,7 +149,9 @@ async def test_the_triage_scenario_with_approval(api: httpx.AsyncClient, keys: K
     )
 
 
-async def test_a_low_priority_ticket_completes_on_its_own(api: httpx.AsyncClient, keys: Keys) -> None:
+async def test_a_low_priority_ticket_completes_on_its_own(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
     ticket = "Hi, could you send me a copy of the invoice for my last purchase? Thanks!"
     execution_id = await start(api, keys.acme, ticket)
     done = await wait_status(api, keys.acme, execution_id, "completed")
@@ -166,7 +189,9 @@ async def test_a_rejection_is_recorded_and_the_reply_promises_nothing(
 
 
 async def test_a_parked_approval_survives_a_restart_of_every_service(
-    api: httpx.AsyncClient, keys: Keys, stack  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient,
+    keys: Keys,
+    stack,
 ) -> None:
     execution_id = await start(api, keys.acme, SEED_TICKET)
     await wait_status(api, keys.acme, execution_id, "awaiting_approval")

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from orchestrate_contracts.messages import Usage
 from orchestrate_contracts.pricing import ModelPrice, PriceCatalogue, price_catalogue
 from orchestrate_gateway.views import cost, iso
@@ -12,7 +11,8 @@ from orchestrate_ledger.projection import elapsed_ms, to_ms
 
 def test_tokens_times_price_per_million_is_micro_dollars() -> None:
     catalogue = PriceCatalogue(
-        version="t", models={"m": ModelPrice(input="0.15", output="0.60")}  # type: ignore[arg-type]
+        version="t",
+        models={"m": ModelPrice(input="0.15", output="0.60")},
     )
     usage = Usage(model="m", input_tokens=1_000, output_tokens=500)
     assert catalogue.cost_usd_micros(usage) == 450  # 1000*0.15 + 500*0.60

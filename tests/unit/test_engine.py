@@ -1,13 +1,22 @@
 """Workflow progression and input validation."""
 
-import pytest
+from typing import Any
 
+import pytest
+from orchestrate_contracts.messages import Output
 from orchestrate_contracts.workflow import WorkflowDefinition
-from orchestrate_gateway.engine import Dispatch, End, after_failure, after_step, first, validate_inputs
+from orchestrate_gateway.engine import (
+    Dispatch,
+    End,
+    after_failure,
+    after_step,
+    first,
+    validate_inputs,
+)
 from orchestrate_gateway.errors import InvalidInputs
 from orchestrate_gateway.stores import shipped_workflows
 
-CLASSIFIED = {"category": "refund", "priority": "high", "sentiment": "frustrated"}
+CLASSIFIED: Output = {"category": "refund", "priority": "high", "sentiment": "frustrated"}
 
 
 @pytest.fixture
@@ -29,7 +38,7 @@ def test_each_step_hands_earlier_outputs_to_the_next(triage: WorkflowDefinition)
     assert [(p.step_id, p.agent, p.output) for p in action.previous] == [
         ("step_1", "classifier", CLASSIFIED)
     ]
-    decided = {"approved": True, "approved_by": "a@example.com", "notes": "ok"}
+    decided: Output = {"approved": True, "approved_by": "a@example.com", "notes": "ok"}
     action = after_step(triage, {"step_1": CLASSIFIED, "step_2": decided}, "step_2")
     assert isinstance(action, Dispatch)
     assert action.step.agent == "responder"
@@ -37,17 +46,19 @@ def test_each_step_hands_earlier_outputs_to_the_next(triage: WorkflowDefinition)
 
 
 def test_last_step_ends_with_the_declared_outputs(triage: WorkflowDefinition) -> None:
-    outputs = {
+    outputs: dict[str, Output] = {
         "step_1": CLASSIFIED,
         "step_2": {"approved": True},
         "step_3": {"response": "Hello"},
     }
     action = after_step(triage, outputs, "step_3")
-    assert action == End("completed", {"category": "refund", "priority": "high", "response": "Hello"})
+    assert action == End(
+        "completed", {"category": "refund", "priority": "high", "response": "Hello"}
+    )
 
 
 def test_rejection_continues_when_the_policy_says_continue(triage: WorkflowDefinition) -> None:
-    outputs = {"step_1": CLASSIFIED, "step_2": {"approved": False}}
+    outputs: dict[str, Output] = {"step_1": CLASSIFIED, "step_2": {"approved": False}}
     action = after_step(triage, outputs, "step_2")
     assert isinstance(action, Dispatch) and action.step.id == "step_3"
 
@@ -77,7 +88,9 @@ def test_a_failed_step_fails_the_run(triage: WorkflowDefinition) -> None:
         ({"ticket": "ok", "extra": "x"}, "not an input of this workflow"),
     ],
 )
-def test_inputs_are_validated(triage: WorkflowDefinition, inputs: dict, problem: str) -> None:
+def test_inputs_are_validated(
+    triage: WorkflowDefinition, inputs: dict[str, Any], problem: str
+) -> None:
     with pytest.raises(InvalidInputs) as caught:
         validate_inputs(triage, inputs)
     assert [d["problem"] for d in caught.value.details or []] == [problem]

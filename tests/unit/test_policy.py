@@ -1,13 +1,12 @@
 """Approval policy: when a person must decide."""
 
 import pytest
-
 from orchestrate_contracts.messages import PriorStep
 from orchestrate_escalation.policy import evaluate
 from orchestrate_gateway.stores import shipped_workflows
 
 
-def _policy():  # type: ignore[no-untyped-def]
+def _policy():
     (workflow,) = [w for w in shipped_workflows() if w.id == "wf_customer_support_triage"]
     policy = workflow.step("step_2").approval
     assert policy is not None

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from orchestrate_contracts.documents import ExecutionDocument
 from orchestrate_contracts.messages import (
     ExecutionEnded,
@@ -43,7 +42,9 @@ def started() -> ExecutionStarted:
     )
 
 
-def completed(step: str, agent: str, start: int, end: int, micros: int, **output: object) -> StepCompleted:
+def completed(
+    step: str, agent: str, start: int, end: int, micros: int, **output: object
+) -> StepCompleted:
     return StepCompleted(
         **envelope(f"{step}:done", end),
         step_id=step,
@@ -62,14 +63,18 @@ def happy_path() -> list[ExecutionEvent]:
         StepStarted(**envelope("s1:start", 5), step_id="step_1", agent="classifier"),
         completed("step_1", "classifier", 5, 25, 300, category="refund", priority="high"),
         StepAwaitingApproval(
-            **envelope("s2:park", 30), step_id="step_2", agent="escalation",
-            started_at=at(30), reason="approval required: step_1.priority is high",
+            **envelope("s2:park", 30),
+            step_id="step_2",
+            agent="escalation",
+            started_at=at(30),
+            reason="approval required: step_1.priority is high",
         ),
         completed("step_2", "escalation", 30, 60_030, 0, approved=True, approved_by="a@b.co"),
         StepStarted(**envelope("s3:start", 60_040), step_id="step_3", agent="responder"),
         completed("step_3", "responder", 60_040, 60_090, 1_250, response="Hello"),
         ExecutionEnded(
-            **envelope("ended", 60_100), status="completed",
+            **envelope("ended", 60_100),
+            status="completed",
             outputs={"category": "refund", "priority": "high", "response": "Hello"},
         ),
     ]
@@ -119,16 +124,29 @@ def test_each_event_type_moves_the_document() -> None:
 
 
 def test_step_failure_and_failed_end() -> None:
-    doc = fold([
-        started(),
-        StepFailed(**envelope("s1:fail", 9), step_id="step_1", agent="classifier",
-                   error="model timed out", started_at=at(1), failed_at=at(9)),
-        ExecutionEnded(**envelope("ended", 10), status="failed", error="step_1 failed: model timed out"),
-    ])
+    doc = fold(
+        [
+            started(),
+            StepFailed(
+                **envelope("s1:fail", 9),
+                step_id="step_1",
+                agent="classifier",
+                error="model timed out",
+                started_at=at(1),
+                failed_at=at(9),
+            ),
+            ExecutionEnded(
+                **envelope("ended", 10), status="failed", error="step_1 failed: model timed out"
+            ),
+        ]
+    )
     assert doc.status == "failed"
     assert doc.error == "step_1 failed: model timed out"
     assert (doc.steps[0].status, doc.steps[0].error, doc.steps[0].duration_ms) == (
-        "failed", "model timed out", 8)
+        "failed",
+        "model timed out",
+        8,
+    )
     assert [s.status for s in doc.steps[1:]] == ["skipped", "skipped"]
 
 
@@ -142,7 +160,7 @@ def test_redelivered_events_change_nothing() -> None:
 def test_a_second_result_for_a_step_is_ignored() -> None:
     events = happy_path()
     again = completed("step_3", "responder", 70_000, 70_500, 9_999, response="Other")
-    doc = fold(events + [again])
+    doc = fold([*events, again])
     assert doc.steps[2].output == {"response": "Hello"}
     assert doc.cost_usd_micros == 1_550
     assert doc.steps[2].duration_ms == 50
@@ -160,13 +178,14 @@ def test_any_order_gives_the_same_document(seed: int) -> None:
 def test_status_never_moves_back() -> None:
     events = happy_path()
     late_start = StepStarted(**envelope("s1:late", 1), step_id="step_1", agent="classifier")
-    doc = fold(events[:3] + [late_start])
+    doc = fold([*events[:3], late_start])
     assert doc.steps[0].status == "completed"
 
 
 def test_another_tenants_event_is_rejected() -> None:
     doc = project(None, started())
-    stranger = StepStarted(**{**envelope("x", 1), "tenant_id": "other"}, step_id="step_1",
-                           agent="classifier")
+    stranger = StepStarted(
+        **{**envelope("x", 1), "tenant_id": "other"}, step_id="step_1", agent="classifier"
+    )
     with pytest.raises(ProjectionRejected):
         project(doc, stranger)

@@ -13,9 +13,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from pymongo import AsyncMongoClient
-
 from orchestrate_gateway.stores import KeyStore
+from pymongo import AsyncMongoClient
 
 from .infra import MongoServer, TansuBroker
 from .stack import Stack, Wiring, pick_port
@@ -24,19 +23,15 @@ DEV_EMAIL = "dev@orchestrate.local"
 DEV_TENANT = "dev"
 
 
-async def dev_key(mongo_url: str, db: str, key_file: Path) -> str:
-    """The development key: reused while it is valid, else created and saved."""
+async def dev_key(mongo_url: str, db: str, saved: str | None) -> str:
+    """The development key: the saved one while it is valid, else a new one."""
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
         keys = KeyStore(client[db]["api_keys"])
         await keys.ensure_indexes()
-        if key_file.exists():
-            token = key_file.read_text().strip()
-            if await keys.find(token):
-                return token
+        if saved and await keys.find(saved):
+            return saved
         token, _ = await keys.create(DEV_EMAIL, DEV_TENANT)
-        key_file.write_text(token + "\n")
-        key_file.chmod(0o600)
         return token
     finally:
         await client.close()
@@ -67,9 +62,12 @@ def run(state: Path, port: int, kafka_port: int, mongo_port: int) -> int:
         try:
             print("Starting gateway, classifier, escalation, responder, ledger...", flush=True)
             stack.start()
-            token = asyncio.run(
-                dev_key(mongo.url, "orchestrate_gateway", state / "dev-api-key")
-            )
+            key_file = state / "dev-api-key"
+            saved = key_file.read_text().strip() if key_file.exists() else None
+            token = asyncio.run(dev_key(mongo.url, "orchestrate_gateway", saved))
+            if token != saved:
+                key_file.write_text(token + "\n")
+                key_file.chmod(0o600)
             print(
                 f"\nOrchestrate is running.\n"
                 f"  API base URL:    {wiring.base_url}/v1/orchestrate\n"

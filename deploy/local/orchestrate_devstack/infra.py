@@ -30,8 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, NoReturn, Self
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import (  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
     KafkaError,
     TopicAlreadyExistsError,
     for_code,

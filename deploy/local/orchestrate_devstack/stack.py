@@ -58,20 +58,22 @@ class Wiring:
             "ENGINE_GROUP": "engine",
             "INGRESS_GROUP": "ingress",
         }
-        values = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "MONGO_URL": self.mongo_url,
-            "TOPIC_PREFIX": self.topic_prefix,
-            "GATEWAY_DB": f"{self.db_prefix}gateway",
-            "LEDGER_DB": f"{self.db_prefix}ledger",
-            "ESCALATION_DB": f"{self.db_prefix}escalation",
-            "PORT": str(self.gateway_port),
-            "KAFKA_SESSION_TIMEOUT_MS": str(self.kafka_session_timeout_ms),
-            "KAFKA_HEARTBEAT_INTERVAL_MS": str(self.kafka_heartbeat_interval_ms),
-            "KAFKA_FETCH_MAX_WAIT_MS": str(self.kafka_fetch_max_wait_ms),
-        } | {
-            name: f"{self.topic_prefix}orchestrate-{group}" for name, group in groups.items()
-        } | self.extra
+        values = (
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+                "MONGO_URL": self.mongo_url,
+                "TOPIC_PREFIX": self.topic_prefix,
+                "GATEWAY_DB": f"{self.db_prefix}gateway",
+                "LEDGER_DB": f"{self.db_prefix}ledger",
+                "ESCALATION_DB": f"{self.db_prefix}escalation",
+                "PORT": str(self.gateway_port),
+                "KAFKA_SESSION_TIMEOUT_MS": str(self.kafka_session_timeout_ms),
+                "KAFKA_HEARTBEAT_INTERVAL_MS": str(self.kafka_heartbeat_interval_ms),
+                "KAFKA_FETCH_MAX_WAIT_MS": str(self.kafka_fetch_max_wait_ms),
+            }
+            | {name: f"{self.topic_prefix}orchestrate-{group}" for name, group in groups.items()}
+            | self.extra
+        )
         return {f"ORCHESTRATE_{name}": value for name, value in values.items()}
 
     def create_topics(self) -> None:

@@ -14,44 +14,164 @@ MODEL = "builtin-classifier-v1"
 # Stems and phrases per category, with weights; the highest total wins.
 _CATEGORY_TERMS: dict[str, dict[str, float]] = {
     "refund": {"refund": 3, "money back": 3, "reimburs": 2, "return": 1, "credit back": 2},
-    "order": {"order status": 2, "my order": 1, "ordered": 1, "wrong item": 2, "missing item": 2,
-              "order": 0.5},
-    "payment": {"payment": 2, "charged": 2, "card": 1, "declined": 2, "double charge": 3, "paid": 1},
+    "order": {
+        "order status": 2,
+        "my order": 1,
+        "ordered": 1,
+        "wrong item": 2,
+        "missing item": 2,
+        "order": 0.5,
+    },
+    "payment": {
+        "payment": 2,
+        "charged": 2,
+        "card": 1,
+        "declined": 2,
+        "double charge": 3,
+        "paid": 1,
+    },
     "invoice": {"invoice": 3, "receipt": 2, "billing address": 1, "vat": 2, "tax": 1},
-    "shipping": {"shipping": 2, "delivery": 2, "deliver": 2, "tracking": 2, "courier": 2,
-                 "package": 1, "parcel": 2, "arrive": 1, "shipped": 2, "never came": 2},
+    "shipping": {
+        "shipping": 2,
+        "delivery": 2,
+        "deliver": 2,
+        "tracking": 2,
+        "courier": 2,
+        "package": 1,
+        "parcel": 2,
+        "arrive": 1,
+        "shipped": 2,
+        "never came": 2,
+    },
     "cancellation": {"cancel": 3, "cancellation": 3, "terminate": 2, "close my": 1},
-    "account": {"password": 3, "log in": 2, "login": 2, "account": 1, "email address": 1,
-                "sign in": 2, "locked": 2, "2fa": 2},
-    "subscription": {"subscription": 3, "plan": 1, "renew": 2, "upgrade": 2, "downgrade": 2,
-                     "membership": 2, "trial": 2},
-    "technical": {"error": 2, "bug": 2, "crash": 3, "not working": 2, "broken": 1, "app": 1,
-                  "website": 1, "loading": 2, "glitch": 2},
+    "account": {
+        "password": 3,
+        "log in": 2,
+        "login": 2,
+        "account": 1,
+        "email address": 1,
+        "sign in": 2,
+        "locked": 2,
+        "2fa": 2,
+    },
+    "subscription": {
+        "subscription": 3,
+        "plan": 1,
+        "renew": 2,
+        "upgrade": 2,
+        "downgrade": 2,
+        "membership": 2,
+        "trial": 2,
+    },
+    "technical": {
+        "error": 2,
+        "bug": 2,
+        "crash": 3,
+        "not working": 2,
+        "broken": 1,
+        "app": 1,
+        "website": 1,
+        "loading": 2,
+        "glitch": 2,
+    },
     "feedback": {"suggest": 2, "feedback": 3, "love": 1, "great": 1, "improve": 1, "thank": 1},
-    "contact": {"speak to": 2, "phone number": 2, "contact": 2, "call me": 2, "human": 1,
-                "manager": 1},
+    "contact": {
+        "speak to": 2,
+        "phone number": 2,
+        "contact": 2,
+        "call me": 2,
+        "human": 1,
+        "manager": 1,
+    },
 }
 
-_ANGRY = ("furious", "outrage", "scam", "fraud", "ridiculous", "worst", "disgusting",
-          "lawyer", "sue ", "never again", "rip-off", "ripoff", "pathetic")
-_FRUSTRATED = ("unacceptable", "waiting", "still not", "still haven", "again", "frustrat",
-               "annoy", "fed up", "how long", "no response", "nobody", "ignored", "weeks")
-_NEGATIVE = ("disappoint", "unhappy", "problem", "issue", "broken", "wrong", "not happy",
-             "poor", "bad")
-_POSITIVE = ("thank", "love", "great", "awesome", "excellent", "happy", "appreciate",
-             "amazing", "perfect")
-_URGENT = ("urgent", "asap", "immediately", "right now", "emergency", "chargeback", "lawyer",
-           "legal action", "fraud", "unauthori", "stolen", "hacked")
+_ANGRY = (
+    "furious",
+    "outrage",
+    "scam",
+    "fraud",
+    "ridiculous",
+    "worst",
+    "disgusting",
+    "lawyer",
+    "sue ",
+    "never again",
+    "rip-off",
+    "ripoff",
+    "pathetic",
+)
+_FRUSTRATED = (
+    "unacceptable",
+    "waiting",
+    "still not",
+    "still haven",
+    "again",
+    "frustrat",
+    "annoy",
+    "fed up",
+    "how long",
+    "no response",
+    "nobody",
+    "ignored",
+    "weeks",
+)
+_NEGATIVE = (
+    "disappoint",
+    "unhappy",
+    "problem",
+    "issue",
+    "broken",
+    "wrong",
+    "not happy",
+    "poor",
+    "bad",
+)
+_POSITIVE = (
+    "thank",
+    "love",
+    "great",
+    "awesome",
+    "excellent",
+    "happy",
+    "appreciate",
+    "amazing",
+    "perfect",
+)
+_URGENT = (
+    "urgent",
+    "asap",
+    "immediately",
+    "right now",
+    "emergency",
+    "chargeback",
+    "lawyer",
+    "legal action",
+    "fraud",
+    "unauthori",
+    "stolen",
+    "hacked",
+)
 
 _ORDER = re.compile(
     r"(?:\border\s*(?:no\.?|number|num|id)?\s*[:#]?\s*#?|#)\s*([A-Z0-9-]*\d[A-Z0-9-]*)",
     re.IGNORECASE,
 )
-_AMOUNT = re.compile(r"(?:[$€£₹]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?"
-                     r"(?:usd|eur|gbp|inr|dollars|euros|rupees))", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?:[$€£₹]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?"
+    r"(?:usd|eur|gbp|inr|dollars|euros|rupees))",
+    re.IGNORECASE,
+)
 _WAIT = re.compile(r"(\d+|a|an|one|two|three|four|five|six)\s+(day|week|month)s?", re.IGNORECASE)
-_WORDS_AS_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-                     "six": 6}
+_WORDS_AS_NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+}
 _DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30}
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -8,9 +8,7 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import BaseModel, ValidationError
-from pymongo import AsyncMongoClient
-
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepAwaitingApproval,
@@ -20,6 +18,8 @@ from orchestrate_contracts.messages import (
     encode,
 )
 from orchestrate_contracts.topics import Topics, message_key
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
 
 from .parking import ParkingLot, completion
 from .policy import evaluate
@@ -34,21 +34,26 @@ def create_app(settings: Settings) -> FastStream:
     tasks_topic = topics.step_tasks(AGENT)
     group = settings.escalation_group
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="orchestrate-escalation", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        client_id="orchestrate-escalation",
+        log_level=logging.DEBUG,
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, connect=False
     )
     lot = ParkingLot(mongo[settings.escalation_db]["parked_steps"])
-    consumer_options = {
-        "group_id": group,
-        # Commit only after the parking write and the events are done (at-least-once).
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
-        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
-    }
+
+    def subscriber(topic: str) -> "DefaultSubscriber":
+        return broker.subscriber(
+            topic,
+            group_id=group,
+            # Commit only after the parking write and the events are done (at-least-once).
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
 
     async def emit(event: BaseModel, execution_id: str) -> None:
         await broker.publish(encode(event), topics.execution_events, key=message_key(execution_id))
@@ -62,7 +67,7 @@ def create_app(settings: Settings) -> FastStream:
             headers=dead_letter_headers(record, reason=reason, consumer_group=group),
         )
 
-    @broker.subscriber(tasks_topic, **consumer_options)  # type: ignore[call-overload]
+    @subscriber(tasks_topic)
     async def on_task(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
@@ -109,7 +114,7 @@ def create_app(settings: Settings) -> FastStream:
             task.execution_id,
         )
 
-    @broker.subscriber(topics.approval_decisions, **consumer_options)  # type: ignore[call-overload]
+    @subscriber(topics.approval_decisions)
     async def on_decision(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)

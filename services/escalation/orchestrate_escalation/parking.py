@@ -7,11 +7,10 @@ transition pending -> decided is one atomic conditional update.
 from datetime import UTC, datetime
 from typing import Literal
 
+from orchestrate_contracts.messages import DecideApproval, RunStep, StepCompleted
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-
-from orchestrate_contracts.messages import DecideApproval, RunStep, StepCompleted
 
 Raw = dict[str, object]
 
@@ -77,7 +76,7 @@ class ParkingLot:
         """Park the step once; a redelivered task gets the step as first parked."""
         key = parking_id(task.execution_id, task.step.id)
         fresh = ParkedStep(
-            _id=key,
+            id=key,
             execution_id=task.execution_id,
             tenant_id=task.tenant_id,
             step_id=task.step.id,
@@ -87,8 +86,10 @@ class ParkingLot:
         )
         raw = await self._collection.find_one_and_update(
             {"_id": key},
-            {"$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
-             | {"parked_at": fresh.parked_at}},
+            {
+                "$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
+                | {"parked_at": fresh.parked_at}
+            },
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )

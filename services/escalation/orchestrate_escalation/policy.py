@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
-from pydantic import JsonValue
-
 from orchestrate_contracts.messages import PriorStep
 from orchestrate_contracts.workflow import ApprovalPolicy, Condition
+from pydantic import JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +36,6 @@ def evaluate(policy: ApprovalPolicy, previous: tuple[PriorStep, ...]) -> Verdict
         return Verdict(True, "approval required: " + "; ".join(held))
     if not policy.required_when_any:
         return Verdict(False, "no approval needed: the workflow's policy never asks a person")
-    observed = ", ".join(
-        f"{c.field} is {_value(c, previous)}" for c in policy.required_when_any
-    )
+    observed = ", ".join(f"{c.field} is {_value(c, previous)}" for c in policy.required_when_any)
     rules = " or ".join(_describe(c) for c in policy.required_when_any)
     return Verdict(False, f"no approval needed: {observed}; a person decides only when {rules}")

@@ -6,5 +6,7 @@ from .app import create_app
 from .settings import Settings
 
 settings = Settings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+logging.basicConfig(
+    level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+)
 uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from orchestrate_contracts.messages import DecideApproval
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import (
     AlreadyDecided,
@@ -47,9 +46,7 @@ STATUS = {
     InvalidInputs: 422,
     BrokerUnavailable: 503,
 }
-_ERRORS = {
-    status: {"model": ErrorResponse} for status in (401, 404, 409, 413, 422, 503)
-}
+_ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 409, 413, 422, 503)}
 
 
 def error_response(
@@ -88,7 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals_topic: str) -> APIRouter:
+def build_router(
+    stores: Stores, engine: Engine, publisher: Publisher, approvals_topic: str
+) -> APIRouter:
     router = APIRouter(prefix="/v1/orchestrate", responses=_ERRORS)  # type: ignore[arg-type]
     bearer = HTTPBearer(auto_error=False)
 
@@ -120,7 +119,9 @@ def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals
         )
         response.headers["Location"] = f"/v1/orchestrate/executions/{run.id}"
         return ExecutionAccepted(
-            id=run.id, workflow_id=run.workflow.id, status="running",
+            id=run.id,
+            workflow_id=run.workflow.id,
+            status="running",
             created_at=iso(run.created_at) or "",
         )
 
@@ -158,8 +159,14 @@ def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals
         await stores.decisions.claim(
             execution_id,
             parked.id,
-            {"approved": body.approved, "decided_by": key.owner_email, "notes": body.notes,
-             "decided_at": decided_at, "api_key_id": key.id, "tenant_id": key.tenant_id},
+            {
+                "approved": body.approved,
+                "decided_by": key.owner_email,
+                "notes": body.notes,
+                "decided_at": decided_at,
+                "api_key_id": key.id,
+                "tenant_id": key.tenant_id,
+            },
         )
         try:
             await publisher.publish(approvals_topic, execution_id, command)
@@ -168,8 +175,12 @@ def build_router(stores: Stores, engine: Engine, publisher: Publisher, approvals
             await stores.decisions.release(execution_id, parked.id)
             raise BrokerUnavailable("the decision could not be recorded; try again") from exc
         return DecisionAccepted(
-            execution_id=execution_id, step_id=parked.id, approved=body.approved,
-            approved_by=key.owner_email, notes=body.notes, decided_at=iso(decided_at) or "",
+            execution_id=execution_id,
+            step_id=parked.id,
+            approved=body.approved,
+            approved_by=key.owner_email,
+            notes=body.notes,
+            decided_at=iso(decided_at) or "",
         )
 
     @router.get("/workflows", response_model=WorkflowList)

@@ -14,9 +14,7 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import BaseModel, ValidationError
-from pymongo import AsyncMongoClient
-
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepCompleted,
@@ -26,6 +24,8 @@ from orchestrate_contracts.messages import (
     encode,
 )
 from orchestrate_contracts.topics import Topics, message_key
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
 
 from .api import build_router, error_response, install_error_handlers
 from .errors import InvalidInputs, WorkflowNotFound
@@ -56,16 +56,17 @@ def create_app(settings: Settings) -> FastAPI:
     publisher = KafkaPublisher(broker)
     engine = Engine(stores.workflows, stores.runs, publisher, topics, settings.usd_inr_rate)
 
-    def consumer(group: str) -> dict[str, object]:
-        return {
-            "group_id": group,
+    def subscriber(topic: str, group: str) -> "DefaultSubscriber":
+        return broker.subscriber(
+            topic,
+            group_id=group,
             # Commit only after the effects are done; failures rewind (at-least-once).
-            "ack_policy": AckPolicy.NACK_ON_ERROR,
-            "auto_offset_reset": "earliest",
-            "session_timeout_ms": settings.kafka_session_timeout_ms,
-            "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
-            "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
-        }
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
 
     async def dead_letter(record: "ConsumerRecord[bytes, bytes]", group: str, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
@@ -76,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             headers=dead_letter_headers(record, reason=reason, consumer_group=group),
         )
 
-    @broker.subscriber(topics.execution_requests, **consumer(settings.ingress_group))  # type: ignore[call-overload]
+    @subscriber(topics.execution_requests, settings.ingress_group)
     async def on_request(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
@@ -102,7 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             reason = f"{exc.code}: {exc.message}" + (f" {exc.details}" if exc.details else "")
             await dead_letter(record, settings.ingress_group, reason)
 
-    @broker.subscriber(topics.execution_events, **consumer(settings.engine_group))  # type: ignore[call-overload]
+    @subscriber(topics.execution_events, settings.engine_group)
     async def on_event(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)

@@ -8,10 +8,9 @@ see the rejection in the earlier outputs.
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import JsonValue
-
 from orchestrate_contracts.messages import Output, PriorStep
 from orchestrate_contracts.workflow import StepDefinition, WorkflowDefinition
+from pydantic import JsonValue
 
 from .errors import InvalidInputs
 

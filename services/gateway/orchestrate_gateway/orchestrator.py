@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from pydantic import BaseModel, JsonValue
-
 from orchestrate_contracts.messages import (
     ExecutionEnded,
     ExecutionStarted,
@@ -22,6 +20,7 @@ from orchestrate_contracts.messages import (
     StepFailed,
 )
 from orchestrate_contracts.topics import Topics
+from pydantic import BaseModel, JsonValue
 
 from .engine import Dispatch, End, after_failure, after_step, first, validate_inputs
 from .stores import Run, RunStore, WorkflowRegistry

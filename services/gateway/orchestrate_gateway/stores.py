@@ -1,6 +1,7 @@
 """The gateway's MongoDB collections: workflows, API keys, engine runs, decisions,
 and (read-only) the ledger's execution documents."""
 
+import contextlib
 import hashlib
 import secrets
 import string
@@ -8,15 +9,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from importlib.resources import files
 
+from orchestrate_contracts.documents import ExecutionDocument
+from orchestrate_contracts.messages import Output
+from orchestrate_contracts.workflow import WorkflowDefinition
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from orchestrate_contracts.documents import ExecutionDocument
-from orchestrate_contracts.messages import Output
-from orchestrate_contracts.workflow import WorkflowDefinition
 
 from .errors import AlreadyDecided, WorkflowNotFound
 
@@ -50,14 +50,12 @@ class WorkflowRegistry:
         """Install shipped workflows; a stored definition of the same or a newer
         version (e.g. edited by an operator) is kept."""
         for workflow in workflows:
-            try:
+            with contextlib.suppress(DuplicateKeyError):
                 await self._collection.update_one(
                     {"_id": workflow.id, "definition.version": {"$lt": workflow.version}},
                     {"$set": {"definition": workflow.model_dump(mode="json", by_alias=True)}},
                     upsert=True,
                 )
-            except DuplicateKeyError:
-                pass
 
     async def get(self, workflow_id: str) -> WorkflowDefinition:
         raw = await self._collection.find_one({"_id": workflow_id})
@@ -97,20 +95,20 @@ class KeyStore:
     async def ensure_indexes(self) -> None:
         await self._collection.create_index("hash", unique=True)
 
-    async def create(self, owner_email: str, tenant_id: str, live: bool = True) -> tuple[str, ApiKey]:
+    async def create(
+        self, owner_email: str, tenant_id: str, live: bool = True
+    ) -> tuple[str, ApiKey]:
         """Returns the token (shown once, never stored) and its record."""
         prefix = KEY_PREFIXES[0] if live else KEY_PREFIXES[1]
         token = prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(40))
         key = ApiKey(
-            _id="key_" + secrets.token_hex(8),
+            id="key_" + secrets.token_hex(8),
             owner_email=owner_email,
             tenant_id=tenant_id,
             prefix=token[:12],
             created_at=_now_ms(),
         )
-        await self._collection.insert_one(
-            key.model_dump(by_alias=True) | {"hash": hash_key(token)}
-        )
+        await self._collection.insert_one(key.model_dump(by_alias=True) | {"hash": hash_key(token)})
         return token, key
 
     async def find(self, token: str) -> ApiKey | None:
@@ -160,7 +158,7 @@ class RunStore:
     ) -> Run:
         """Create the run once; a repeated start returns the run as first created."""
         fresh = Run(
-            _id=execution_id,
+            id=execution_id,
             tenant_id=tenant_id,
             workflow=workflow,
             inputs=inputs,
@@ -170,8 +168,10 @@ class RunStore:
         )
         raw = await self._collection.find_one_and_update(
             {"_id": execution_id},
-            {"$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
-             | {"created_at": fresh.created_at}},
+            {
+                "$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
+                | {"created_at": fresh.created_at}
+            },
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )

@@ -3,10 +3,9 @@
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, Field, JsonValue, StrictBool
-
 from orchestrate_contracts.documents import ExecutionDocument, ExecutionStatus, StepStatus
 from orchestrate_contracts.workflow import WorkflowDefinition
+from pydantic import BaseModel, Field, JsonValue, StrictBool
 
 _MICRO = Decimal("0.000001")
 _INR_PLACES = Decimal("0.0001")
@@ -56,7 +55,9 @@ class ExecutionAccepted(BaseModel):
 
 
 class ApproveBody(BaseModel):
-    approved: StrictBool = Field(description="true approves, false rejects; nothing else is a decision")
+    approved: StrictBool = Field(
+        description="true approves, false rejects; nothing else is a decision"
+    )
     notes: str = Field(default="", max_length=4000)
 
 

@@ -46,9 +46,7 @@ async def project_batch(store: Store, events: Sequence[ExecutionEvent]) -> list[
             except ProjectionRejected as exc:
                 rejected[index] = Rejected(index, str(exc))
         changed = [
-            doc
-            for doc_id, doc in docs.items()
-            if doc is not None and doc != loaded.get(doc_id)
+            doc for doc_id, doc in docs.items() if doc is not None and doc != loaded.get(doc_id)
         ]
         lost = await store.save(changed)
         if not lost:

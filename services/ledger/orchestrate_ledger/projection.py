@@ -9,9 +9,9 @@ only moves forward. Totals are derived from the steps, never accumulated.
 from datetime import datetime
 
 from orchestrate_contracts.documents import (
-    StepStatus,
     ExecutionDocument,
     StepDocument,
+    StepStatus,
 )
 from orchestrate_contracts.messages import (
     ExecutionEnded,
@@ -81,14 +81,14 @@ def _on_started(doc: ExecutionDocument, event: ExecutionStarted) -> None:
     doc.usd_inr_rate = str(event.usd_inr_rate)
     doc.created_at = to_ms(event.occurred_at)
     # The plan is known from the start; steps seen before this event keep their state.
-    seen = {step.id: step for step in doc.steps}
+    seen: dict[str, StepDocument | None] = {step.id: step for step in doc.steps}
     planned = [
         seen.pop(s.id, None) or StepDocument(id=s.id, agent=s.agent, name=s.name)
         for s in workflow.steps
     ]
     for step in planned:
         step.name = step.name or workflow.step(step.id).name
-    doc.steps = planned + list(seen.values())
+    doc.steps = planned + [step for step in seen.values() if step is not None]
 
 
 def _apply(doc: ExecutionDocument, event: ExecutionEvent) -> None:
@@ -143,7 +143,7 @@ def _derive(doc: ExecutionDocument) -> None:
 def project(doc: ExecutionDocument | None, event: ExecutionEvent) -> ExecutionDocument:
     """Return the document with the event applied; the input is left untouched."""
     if doc is None:
-        updated = ExecutionDocument(_id=event.execution_id, tenant_id=event.tenant_id)
+        updated = ExecutionDocument(id=event.execution_id, tenant_id=event.tenant_id)
     elif doc.tenant_id != event.tenant_id:
         raise ProjectionRejected(
             f"event {event.event_id} names tenant {event.tenant_id!r}, "

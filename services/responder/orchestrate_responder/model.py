@@ -115,8 +115,13 @@ def write_reply(draft: Draft) -> tuple[str, Usage]:
     subject, promise, fallback = _CATEGORY_TEXT.get(draft.category, _CATEGORY_TEXT["other"])
     amount = f" of {draft.amount}" if draft.amount else ""
     about = f"{subject} for Order #{draft.order_number}" if draft.order_number else subject
-    lines = ["Hello,", "", f"Thank you for contacting us about {about}. "
-             f"{_EMPATHY.get(draft.sentiment, _EMPATHY['neutral'])}", ""]
+    lines = [
+        "Hello,",
+        "",
+        f"Thank you for contacting us about {about}. "
+        f"{_EMPATHY.get(draft.sentiment, _EMPATHY['neutral'])}",
+        "",
+    ]
     if draft.outcome == "approved":
         lines.append(f"Good news: {promise.format(amount=amount)}.")
     elif draft.outcome == "rejected":
@@ -128,8 +133,9 @@ def write_reply(draft: Draft) -> tuple[str, Usage]:
     else:
         lines.append(f"Here is what happens next: {fallback.format(amount=amount)}.")
     if draft.order_number:
-        lines.append(f"Please keep Order #{draft.order_number} as your reference if you write "
-                     "to us again.")
+        lines.append(
+            f"Please keep Order #{draft.order_number} as your reference if you write to us again."
+        )
     lines += ["", "Kind regards,", "Customer Support Team"]
     reply = "\n".join(lines)
     usage = Usage(
