@@ -101,7 +101,7 @@ def main() -> int:
     start.add_argument("--mongo-port", type=int, default=27027)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    return run(args.state, args.port, args.kafka_port, args.mongo_port)
+    return run(args.state.resolve(), args.port, args.kafka_port, args.mongo_port)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,8 @@ class _ManagedServer:
     name: ClassVar[str]
 
     def __init__(self, workdir: Path | str, *, startup_timeout: float, stop_timeout: float) -> None:
-        self.workdir = Path(workdir)
+        # Absolute: the servers run with their work directory as cwd.
+        self.workdir = Path(workdir).resolve()
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
