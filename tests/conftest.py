@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from orchestrate_devstack import MongoServer, TansuBroker
 
 MEASUREMENTS: list[str] = []

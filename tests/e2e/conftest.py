@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+
 from orchestrate_devstack import free_port
 from orchestrate_devstack.stack import Stack, Wiring
 from orchestrate_gateway.stores import KeyStore
-from pymongo import AsyncMongoClient
 
 from ..conftest import Infra
 

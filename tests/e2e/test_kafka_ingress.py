@@ -6,6 +6,7 @@ import uuid
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from orchestrate_contracts import deadletter
 from orchestrate_devstack.stack import Stack
 from orchestrate_gateway.orchestrator import execution_id_for_record

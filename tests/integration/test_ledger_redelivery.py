@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pymongo import AsyncMongoClient
+
 from orchestrate_contracts import deadletter
 from orchestrate_contracts.messages import (
     ExecutionEnded,
@@ -22,7 +24,6 @@ from orchestrate_contracts.messages import (
 from orchestrate_contracts.topics import message_key
 from orchestrate_devstack.stack import Service, Wiring
 from orchestrate_gateway.stores import shipped_workflows
-from pymongo import AsyncMongoClient
 
 from ..conftest import Infra
 from ..support import produce, read_topic, wait_consumed, wait_for

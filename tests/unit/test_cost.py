@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from orchestrate_contracts.messages import Usage
 from orchestrate_contracts.pricing import ModelPrice, PriceCatalogue, price_catalogue
 from orchestrate_gateway.views import cost, iso

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+
 from orchestrate_contracts.messages import Output
 from orchestrate_contracts.workflow import WorkflowDefinition
 from orchestrate_gateway.engine import (
@@ -11,6 +12,7 @@ from orchestrate_gateway.engine import (
     after_failure,
     after_step,
     first,
+    resume,
     validate_inputs,
 )
 from orchestrate_gateway.errors import InvalidInputs
@@ -109,3 +111,22 @@ def test_workflow_definitions_reject_broken_references(triage: WorkflowDefinitio
     raw["steps"][1]["approval"]["required_when_any"][0]["field"] = "step_3.priority"
     with pytest.raises(ValueError, match="names no earlier step"):
         WorkflowDefinition.model_validate(raw)
+
+
+def test_resume_repeats_the_first_step_without_output(triage: WorkflowDefinition) -> None:
+    action = resume(triage, {})
+    assert isinstance(action, Dispatch) and action.step.id == "step_1"
+    action = resume(triage, {"step_1": CLASSIFIED})
+    assert isinstance(action, Dispatch) and action.step.id == "step_2"
+    assert [p.step_id for p in action.previous] == ["step_1"]
+
+
+def test_resume_ends_a_run_whose_steps_all_ran(triage: WorkflowDefinition) -> None:
+    outputs: dict[str, Output] = {
+        "step_1": CLASSIFIED,
+        "step_2": {"approved": True},
+        "step_3": {"response": "Hi"},
+    }
+    assert resume(triage, outputs) == End(
+        "completed", {"category": "refund", "priority": "high", "response": "Hi"}
+    )

@@ -1,6 +1,7 @@
 """Approval policy: when a person must decide."""
 
 import pytest
+
 from orchestrate_contracts.messages import PriorStep
 from orchestrate_escalation.policy import evaluate
 from orchestrate_gateway.stores import shipped_workflows

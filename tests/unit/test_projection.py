@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from orchestrate_contracts.documents import ExecutionDocument
 from orchestrate_contracts.messages import (
     ExecutionEnded,

@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from orchestrate_gateway.stores import KeyStore
 from pymongo import AsyncMongoClient
+
+from orchestrate_gateway.stores import KeyStore
 
 from .infra import MongoServer, TansuBroker
 from .stack import Stack, Wiring, pick_port

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     RunStep,
@@ -17,7 +19,6 @@ from orchestrate_contracts.messages import (
 )
 from orchestrate_contracts.pricing import price_catalogue
 from orchestrate_contracts.topics import Topics, message_key
-from pydantic import ValidationError
 
 from .model import classify
 from .settings import Settings

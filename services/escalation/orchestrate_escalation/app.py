@@ -9,6 +9,9 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
+
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepAwaitingApproval,
@@ -18,8 +21,6 @@ from orchestrate_contracts.messages import (
     encode,
 )
 from orchestrate_contracts.topics import Topics, message_key
-from pydantic import BaseModel, ValidationError
-from pymongo import AsyncMongoClient
 
 from .parking import ParkingLot, completion
 from .policy import evaluate

@@ -7,10 +7,11 @@ transition pending -> decided is one atomic conditional update.
 from datetime import UTC, datetime
 from typing import Literal
 
-from orchestrate_contracts.messages import DecideApproval, RunStep, StepCompleted
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+
+from orchestrate_contracts.messages import DecideApproval, RunStep, StepCompleted
 
 Raw = dict[str, object]
 

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
+from pydantic import JsonValue
+
 from orchestrate_contracts.messages import PriorStep
 from orchestrate_contracts.workflow import ApprovalPolicy, Condition
-from pydantic import JsonValue
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,17 +4,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from orchestrate_contracts.messages import DecideApproval
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrate_contracts.messages import DecideApproval
 
 from .errors import (
     AlreadyDecided,
-    BrokerUnavailable,
     ExecutionNotFound,
+    IdempotencyConflict,
     InvalidInputs,
     NotAwaitingApproval,
     OrchestrateError,
@@ -42,9 +43,9 @@ STATUS = {
     ExecutionNotFound: 404,
     WorkflowNotFound: 404,
     AlreadyDecided: 409,
+    IdempotencyConflict: 409,
     NotAwaitingApproval: 409,
     InvalidInputs: 422,
-    BrokerUnavailable: 503,
 }
 _ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 409, 413, 422, 503)}
 
@@ -105,7 +106,17 @@ def build_router(
 
     @router.post("/executions", status_code=202, response_model=ExecutionAccepted)
     async def start_execution(
-        body: StartExecutionBody, key: Caller, response: Response
+        body: StartExecutionBody,
+        key: Caller,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=200,
+                description="Retries with the same key start the execution once",
+            ),
+        ] = None,
     ) -> ExecutionAccepted:
         """Start an execution. It runs asynchronously: poll GET for its progress."""
         run = await engine.start(
@@ -114,9 +125,11 @@ def build_router(
                 workflow_id=body.workflow_id,
                 inputs=body.inputs,
                 requested_by=key.owner_email,
-                execution_id=new_execution_id(),
+                execution_id=new_execution_id(key.tenant_id, idempotency_key),
             )
         )
+        if (run.workflow.id, run.inputs) != (body.workflow_id, body.inputs):
+            raise IdempotencyConflict("this Idempotency-Key was used for another request")
         response.headers["Location"] = f"/v1/orchestrate/executions/{run.id}"
         return ExecutionAccepted(
             id=run.id,
@@ -156,24 +169,13 @@ def build_router(
             decided_by=key.owner_email,
             api_key_id=key.id,
         )
-        await stores.decisions.claim(
-            execution_id,
-            parked.id,
-            {
-                "approved": body.approved,
-                "decided_by": key.owner_email,
-                "notes": body.notes,
-                "decided_at": decided_at,
-                "api_key_id": key.id,
-                "tenant_id": key.tenant_id,
-            },
-        )
+        await stores.decisions.claim(command)
         try:
             await publisher.publish(approvals_topic, execution_id, command)
-        except Exception as exc:
-            # Not delivered: free the claim so that the person can try again.
-            await stores.decisions.release(execution_id, parked.id)
-            raise BrokerUnavailable("the decision could not be recorded; try again") from exc
+            await stores.decisions.mark_published(command)
+        except Exception:
+            # Recorded but not yet delivered: the reconciler delivers it (outbox).
+            log.exception("decision on %s not published yet; the reconciler will", execution_id)
         return DecisionAccepted(
             execution_id=execution_id,
             step_id=parked.id,

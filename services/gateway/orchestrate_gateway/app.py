@@ -4,9 +4,12 @@ Nothing connects at import time; create_app wires everything and the lifespan
 connects MongoDB and Kafka when the server starts.
 """
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
@@ -15,6 +18,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from pydantic import BaseModel, ValidationError
+from pymongo import AsyncMongoClient
+
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepCompleted,
@@ -24,8 +30,6 @@ from orchestrate_contracts.messages import (
     encode,
 )
 from orchestrate_contracts.topics import Topics, message_key
-from pydantic import BaseModel, ValidationError
-from pymongo import AsyncMongoClient
 
 from .api import build_router, error_response, install_error_handlers
 from .errors import InvalidInputs, WorkflowNotFound
@@ -52,7 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, connect=False
     )
-    stores = Stores(mongo[settings.gateway_db], mongo[settings.ledger_db])
+    stale_after = timedelta(seconds=settings.stale_after_s)
+    stores = Stores(mongo[settings.gateway_db], mongo[settings.ledger_db], stale_after)
     publisher = KafkaPublisher(broker)
     engine = Engine(stores.workflows, stores.runs, publisher, topics, settings.usd_inr_rate)
 
@@ -120,14 +125,38 @@ def create_app(settings: Settings) -> FastAPI:
         except UnknownExecution as exc:
             await dead_letter(record, settings.engine_group, str(exc))
 
+    async def reconcile_once() -> int:
+        """Repeat what crashes may have left unpublished; returns how much was found."""
+        runs = await stores.runs.claim_stale(limit=100)
+        for run in runs:
+            await engine.reconcile(run)
+        decisions = await stores.decisions.unpublished(older_than=stale_after / 4, limit=100)
+        for command in decisions:
+            await publisher.publish(topics.approval_decisions, command.execution_id, command)
+            await stores.decisions.mark_published(command)
+        return len(runs) + len(decisions)
+
+    async def reconcile_forever() -> None:
+        while True:
+            try:
+                if await reconcile_once():
+                    continue  # more may be due: look again at once
+            except Exception:  # the loop must outlive outages of MongoDB or Kafka
+                log.exception("reconciliation failed; retrying")
+            await asyncio.sleep(settings.reconcile_interval_s)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await stores.keys.ensure_indexes()
+        await stores.ensure_indexes()
         await stores.workflows.seed(shipped_workflows())
         await broker.start()
+        reconciler = asyncio.create_task(reconcile_forever(), name="reconciler")
         try:
             yield
         finally:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
             await broker.stop()
             await mongo.close()
 

@@ -8,9 +8,10 @@ see the rejection in the earlier outputs.
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import JsonValue
+
 from orchestrate_contracts.messages import Output, PriorStep
 from orchestrate_contracts.workflow import StepDefinition, WorkflowDefinition
-from pydantic import JsonValue
 
 from .errors import InvalidInputs
 
@@ -90,3 +91,16 @@ def after_failure(
     workflow: WorkflowDefinition, outputs: dict[str, Output], step_id: str, error: str
 ) -> End:
     return End("failed", collect_outputs(workflow, outputs), f"{step_id} failed: {error}")
+
+
+def resume(workflow: WorkflowDefinition, outputs: dict[str, Output]) -> Dispatch | End:
+    """What a run should do next, from its outputs alone: the first step without an
+    output runs (again), or the run ends. Used to recover runs a crash left behind."""
+    done = [step.id for step in workflow.steps if step.id in outputs]
+    for position, step in enumerate(workflow.steps):
+        if step.id not in outputs:
+            if position == 0:
+                return first(workflow)
+            outcome = after_step(workflow, outputs, workflow.steps[position - 1].id)
+            return outcome
+    return after_step(workflow, outputs, done[-1])

@@ -34,5 +34,5 @@ class AlreadyDecided(OrchestrateError):
     code = "already_decided"
 
 
-class BrokerUnavailable(OrchestrateError):
-    code = "broker_unavailable"
+class IdempotencyConflict(OrchestrateError):
+    code = "idempotency_key_reused"

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from pydantic import BaseModel, JsonValue
+
 from orchestrate_contracts.messages import (
     ExecutionEnded,
     ExecutionStarted,
@@ -20,9 +22,8 @@ from orchestrate_contracts.messages import (
     StepFailed,
 )
 from orchestrate_contracts.topics import Topics
-from pydantic import BaseModel, JsonValue
 
-from .engine import Dispatch, End, after_failure, after_step, first, validate_inputs
+from .engine import Dispatch, End, after_failure, after_step, first, resume, validate_inputs
 from .stores import Run, RunStore, WorkflowRegistry
 
 
@@ -44,8 +45,12 @@ class StartRequest:
     execution_id: str
 
 
-def new_execution_id() -> str:
-    return f"exec_{uuid.uuid4().hex}"
+def new_execution_id(tenant_id: str, idempotency_key: str | None) -> str:
+    """A fresh id, or with an Idempotency-Key the same id for every retry of a request."""
+    if idempotency_key is None:
+        return f"exec_{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{tenant_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"exec_{digest[:32]}"
 
 
 def execution_id_for_record(topic: str, partition: int, offset: int) -> str:
@@ -84,20 +89,28 @@ class Engine:
         )
         # The start is acknowledged before the first step is sent, so the ledger
         # always sees it before anything the step causes.
-        await self._emit(
-            ExecutionStarted(
-                event_id=f"{run.id}:started",
-                execution_id=run.id,
-                tenant_id=run.tenant_id,
-                occurred_at=run.created_at,
-                workflow=run.workflow,
-                inputs=run.inputs,
-                requested_by=run.requested_by,
-                usd_inr_rate=Decimal(run.usd_inr_rate),
-            )
-        )
+        await self._emit(self._started(run))
         await self._act(run, first(run.workflow))
         return run
+
+    async def reconcile(self, run: Run) -> None:
+        """Repeat what a run that stopped progressing may have missed (a crash between
+        a state change and its publish). Everything repeated is idempotent downstream."""
+        await self._emit(self._started(run))
+        await self._act(run, resume(run.workflow, run.outputs))
+
+    @staticmethod
+    def _started(run: Run) -> ExecutionStarted:
+        return ExecutionStarted(
+            event_id=f"{run.id}:started",
+            execution_id=run.id,
+            tenant_id=run.tenant_id,
+            occurred_at=run.created_at,
+            workflow=run.workflow,
+            inputs=run.inputs,
+            requested_by=run.requested_by,
+            usd_inr_rate=Decimal(run.usd_inr_rate),
+        )
 
     async def on_step_completed(self, event: StepCompleted) -> None:
         run = await self._runs.record_output(event.execution_id, event.step_id, event.output)

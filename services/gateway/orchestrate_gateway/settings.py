@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     # INR per USD, fixed into each execution when it starts. Default set 2026-12-03;
     # set your finance team's rate.
     usd_inr_rate: Decimal = Decimal("88.00")
+    # A run that has not progressed for this long is looked at again (a crash may have
+    # lost a publish); every repeat is idempotent. Long model calls want a larger value.
+    stale_after_s: float = 60.0
+    reconcile_interval_s: float = 5.0
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000

@@ -5,18 +5,19 @@ import contextlib
 import hashlib
 import secrets
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib.resources import files
 
-from orchestrate_contracts.documents import ExecutionDocument
-from orchestrate_contracts.messages import Output
-from orchestrate_contracts.workflow import WorkflowDefinition
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from orchestrate_contracts.documents import ExecutionDocument
+from orchestrate_contracts.messages import DecideApproval, Output
+from orchestrate_contracts.workflow import WorkflowDefinition
 
 from .errors import AlreadyDecided, WorkflowNotFound
 
@@ -141,11 +142,18 @@ class Run(BaseModel):
     created_at: datetime
     outputs: dict[str, Output] = {}
     ended: bool = False
+    # When the reconciler looks at the run next, if it has not progressed by then.
+    check_at: datetime | None = None
+    checks: int = 0
 
 
 class RunStore:
-    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+    def __init__(self, collection: AsyncCollection[Raw], stale_after: timedelta) -> None:
         self._collection = collection
+        self._stale_after = stale_after
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index([("ended", 1), ("check_at", 1)])
 
     async def create(
         self,
@@ -157,6 +165,7 @@ class RunStore:
         usd_inr_rate: Decimal,
     ) -> Run:
         """Create the run once; a repeated start returns the run as first created."""
+        now = _now_ms()
         fresh = Run(
             id=execution_id,
             tenant_id=tenant_id,
@@ -164,13 +173,14 @@ class RunStore:
             inputs=inputs,
             requested_by=requested_by,
             usd_inr_rate=str(usd_inr_rate),
-            created_at=_now_ms(),
+            created_at=now,
+            check_at=now + self._stale_after,
         )
         raw = await self._collection.find_one_and_update(
             {"_id": execution_id},
             {
                 "$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
-                | {"created_at": fresh.created_at}
+                | {"created_at": fresh.created_at, "check_at": fresh.check_at}
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -182,8 +192,16 @@ class RunStore:
         path = f"outputs.{step_id}"
         raw = await self._collection.find_one_and_update(
             {"_id": execution_id},
-            # $literal: outputs are data and must never be read as operators.
-            [{"$set": {path: {"$ifNull": [f"${path}", {"$literal": output}]}}}],
+            [
+                {
+                    "$set": {
+                        # $literal: outputs are data and must never be read as operators.
+                        path: {"$ifNull": [f"${path}", {"$literal": output}]},
+                        "check_at": _now_ms() + self._stale_after,
+                        "checks": 0,
+                    }
+                }
+            ],
             return_document=ReturnDocument.AFTER,
         )
         return Run.model_validate(raw) if raw else None
@@ -195,24 +213,68 @@ class RunStore:
     async def mark_ended(self, execution_id: str) -> None:
         await self._collection.update_one({"_id": execution_id}, {"$set": {"ended": True}})
 
+    async def claim_stale(self, limit: int) -> list[Run]:
+        """Runs that have not progressed for a while, each claimed by one caller.
+
+        Each claim pushes the next look further out (doubling, up to an hour), so a run
+        that waits days for a person costs little.
+        """
+        now = _now_ms()
+        cursor = self._collection.find({"ended": False, "check_at": {"$lte": now}}).limit(limit)
+        claimed: list[Run] = []
+        async for raw in cursor:
+            run = Run.model_validate(raw)
+            backoff = min(self._stale_after * 2**run.checks, timedelta(hours=1))
+            result = await self._collection.update_one(
+                {"_id": run.id, "check_at": run.check_at},
+                {"$set": {"check_at": now + backoff}, "$inc": {"checks": 1}},
+            )
+            if result.modified_count == 1:
+                claimed.append(run)
+        return claimed
+
 
 # --- Approval decisions -----------------------------------------------------------
 
 
 class DecisionStore:
-    """One decision per parked step: the unique _id makes the first one win."""
+    """One decision per parked step: the unique _id makes the first one win.
+
+    It is also the outbox of decisions: a decision stays unpublished until the broker
+    has acknowledged it, and the reconciler publishes what a crash left behind.
+    """
 
     def __init__(self, collection: AsyncCollection[Raw]) -> None:
         self._collection = collection
 
-    async def claim(self, execution_id: str, step_id: str, record: Raw) -> None:
-        try:
-            await self._collection.insert_one({"_id": f"{execution_id}:{step_id}"} | record)
-        except DuplicateKeyError:
-            raise AlreadyDecided(f"step {step_id} of {execution_id} is already decided") from None
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index([("published", 1), ("decided_at", 1)])
 
-    async def release(self, execution_id: str, step_id: str) -> None:
-        await self._collection.delete_one({"_id": f"{execution_id}:{step_id}"})
+    async def claim(self, command: DecideApproval) -> None:
+        record = {
+            "_id": f"{command.execution_id}:{command.step_id}",
+            "tenant_id": command.tenant_id,
+            "decided_at": command.occurred_at,
+            "published": False,
+            "command": command.model_dump(mode="json"),
+        }
+        try:
+            await self._collection.insert_one(record)
+        except DuplicateKeyError:
+            raise AlreadyDecided(
+                f"step {command.step_id} of {command.execution_id} is already decided"
+            ) from None
+
+    async def mark_published(self, command: DecideApproval) -> None:
+        await self._collection.update_one(
+            {"_id": f"{command.execution_id}:{command.step_id}"}, {"$set": {"published": True}}
+        )
+
+    async def unpublished(self, older_than: timedelta, limit: int) -> list[DecideApproval]:
+        cursor = self._collection.find(
+            {"published": False, "decided_at": {"$lte": _now_ms() - older_than}}
+        ).limit(limit)
+        return [DecideApproval.model_validate(raw["command"]) async for raw in cursor]
 
 
 # --- Executions (the ledger's read model) -----------------------------------------
@@ -229,9 +291,16 @@ class ExecutionReader:
 
 
 class Stores:
-    def __init__(self, gateway_db: AsyncDatabase[Raw], ledger_db: AsyncDatabase[Raw]) -> None:
+    def __init__(
+        self, gateway_db: AsyncDatabase[Raw], ledger_db: AsyncDatabase[Raw], stale_after: timedelta
+    ) -> None:
         self.workflows = WorkflowRegistry(gateway_db["workflows"])
         self.keys = KeyStore(gateway_db["api_keys"])
-        self.runs = RunStore(gateway_db["runs"])
+        self.runs = RunStore(gateway_db["runs"], stale_after)
         self.decisions = DecisionStore(gateway_db["approval_decisions"])
         self.executions = ExecutionReader(ledger_db["executions"])
+
+    async def ensure_indexes(self) -> None:
+        await self.keys.ensure_indexes()
+        await self.runs.ensure_indexes()
+        await self.decisions.ensure_indexes()

@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from pydantic import BaseModel, Field, JsonValue, StrictBool
+
 from orchestrate_contracts.documents import ExecutionDocument, ExecutionStatus, StepStatus
 from orchestrate_contracts.workflow import WorkflowDefinition
-from pydantic import BaseModel, Field, JsonValue, StrictBool
 
 _MICRO = Decimal("0.000001")
 _INR_PLACES = Decimal("0.0001")

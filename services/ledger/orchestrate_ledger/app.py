@@ -6,11 +6,12 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import ExecutionEvent, decode_execution_event
 from orchestrate_contracts.topics import Topics
-from pydantic import ValidationError
-from pymongo import AsyncMongoClient
 
 from .logic import project_batch
 from .settings import Settings

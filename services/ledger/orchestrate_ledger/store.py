@@ -3,10 +3,11 @@
 import uuid
 from collections.abc import Iterable
 
-from orchestrate_contracts.documents import ExecutionDocument
 from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
+
+from orchestrate_contracts.documents import ExecutionDocument
 
 DUPLICATE_KEY = 11000
 

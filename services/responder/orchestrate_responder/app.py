@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import JsonValue, ValidationError
+
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     RunStep,
@@ -16,7 +18,6 @@ from orchestrate_contracts.messages import (
 )
 from orchestrate_contracts.pricing import price_catalogue
 from orchestrate_contracts.topics import Topics, message_key
-from pydantic import JsonValue, ValidationError
 
 from .model import Draft, Outcome, write_reply
 from .settings import Settings
