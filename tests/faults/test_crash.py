@@ -4,10 +4,10 @@ execution still completes exactly once in the ledger."""
 import asyncio
 import random
 import time
-from functools import partial
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
