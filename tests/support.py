@@ -97,3 +97,27 @@ async def wait_consumed(bootstrap: str, group: str, topic: str, *, timeout: floa
         )
     finally:
         await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str) -> list["ConsumerRecord[bytes, bytes]"]:
+    """Every record now in the topic (all partitions), without a group."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while True:
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= ends[tp] for tp in partitions):
+                return records
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(
+                    r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                )
+    finally:
+        await consumer.stop()

@@ -50,11 +50,16 @@ class ApprovalPolicy(_Model):
 
     on_reject "continue" runs the remaining steps, which see the rejection (the
     responder then must not promise what was refused); "end" stops the execution
-    with status "rejected".
+    with status "rejected". The deadline defaults to 24 hours.
     """
 
     required_when_any: tuple[Condition, ...] = ()
     on_reject: Literal["continue", "end"] = "continue"
+    # How long a person has to decide; then the system decides with on_timeout:
+    # "reject" or "approve" (recorded as the system's decision, not a person's), or
+    # "fail" (the step fails and the execution ends failed).
+    deadline_s: int = Field(default=86_400, ge=1, le=90 * 86_400)
+    on_timeout: Literal["reject", "approve", "fail"] = "reject"
 
 
 class StepDefinition(_Model):

@@ -4,8 +4,6 @@ execution still completes exactly once in the ledger."""
 import asyncio
 import random
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -14,11 +12,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from orchestrate_devstack import free_port
-from orchestrate_devstack.stack import SERVICES, Stack, Wiring
+from orchestrate_devstack.stack import SERVICES, Stack
 from orchestrate_gateway.stores import KeyStore
-
-from ..conftest import MEASUREMENTS, Infra
+from tests.conftest import MEASUREMENTS
 
 pytestmark = pytest.mark.faults
 
@@ -32,33 +28,6 @@ ON_ITS_OWN = [
     "Hi, could you send me a copy of the invoice for my last purchase? Thanks!",
     "Please send me the invoice for my order {order}, thanks!",
 ]
-
-
-@pytest.fixture
-def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    namespace = f"f{uuid.uuid4().hex[:8]}"
-    wiring = Wiring(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongo_url=infra.mongo_url,
-        topic_prefix=f"{namespace}.",
-        db_prefix=f"{namespace}_",
-        gateway_port=free_port(),
-        # Recover lost publishes quickly, so that the test does not wait a minute.
-        extra={"STALE_AFTER_S": "4", "RECONCILE_INTERVAL_S": "1"},
-    )
-    running = Stack(wiring, tmp_path_factory.mktemp("fault-services"))
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def mongo(stack: Stack) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        stack.wiring.mongo_url, tz_aware=True
-    )
-    yield client
-    await client.close()
 
 
 async def _retrying(call: Any, *, what: str, deadline: float) -> httpx.Response:

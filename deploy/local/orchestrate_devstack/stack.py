@@ -86,10 +86,11 @@ class Wiring:
 class Service:
     """One service as a child process, logging to a file."""
 
-    def __init__(self, name: str, wiring: Wiring, log_dir: Path) -> None:
+    def __init__(self, name: str, wiring: Wiring, log_dir: Path, instance: int = 1) -> None:
         self.name = name
         self.wiring = wiring
-        self.log_path = log_dir / f"{name}.log"
+        # Further instances of a service join the same consumer groups.
+        self.log_path = log_dir / (f"{name}.log" if instance == 1 else f"{name}-{instance}.log")
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 

@@ -1,8 +1,10 @@
 """Composition root of the escalation service: parks steps that need a person and
 resumes them when the decision arrives."""
 
+import asyncio
+import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy, FastStream
@@ -22,7 +24,7 @@ from orchestrate_contracts.messages import (
 )
 from orchestrate_contracts.topics import Topics, message_key
 
-from .parking import ParkingLot, completion
+from .parking import ParkedStep, ParkingLot, outcome
 from .policy import evaluate
 from .settings import Settings
 
@@ -99,7 +101,7 @@ def create_app(settings: Settings) -> FastStream:
         parked = await lot.park(task, verdict.reason, now)
         if parked.status == "decided":
             # Redelivered after the decision: repeat the decided step's event.
-            await emit(completion(parked), task.execution_id)
+            await emit_outcome(parked)
             return
         await emit(
             StepAwaitingApproval(
@@ -124,20 +126,56 @@ def create_app(settings: Settings) -> FastStream:
         except ValidationError as exc:
             await dead_letter(record, f"invalid DecideApproval: {exc}")
             return
-        parked, _ = await lot.decide(command)
+        parked = await lot.decide(command)
         if parked is None:
             await dead_letter(
                 record, f"no step {command.step_id} of {command.execution_id} awaits approval"
             )
             return
-        # Whether this decision or an earlier one won, the step's outcome is the
-        # recorded one; re-emitting it is idempotent downstream.
-        await emit(completion(parked), command.execution_id)
+        # Whether this decision or an earlier one (a person's or the deadline's) won,
+        # the step's outcome is the recorded one; repeating it is idempotent downstream.
+        await emit_outcome(parked)
+
+    async def emit_outcome(parked: ParkedStep) -> None:
+        await emit(outcome(parked), parked.execution_id)
+        await lot.mark_emitted(parked)
+
+    async def expire_deadlines_forever() -> None:
+        """Decide steps whose deadline passed, and repeat decided steps' events that a
+        crash left unpublished. Deadlines live in MongoDB, so they survive restarts."""
+        while True:
+            try:
+                expired = await lot.expire_due(datetime.now(UTC), limit=100)
+                lost = await lot.unemitted(older_than=timedelta(seconds=30), limit=100)
+                for parked in expired + lost:
+                    await emit_outcome(parked)
+                if expired:
+                    continue  # more may be due
+            except Exception:  # the loop must outlive outages of MongoDB or Kafka
+                log.exception("deadline sweep failed; retrying")
+            await asyncio.sleep(settings.deadline_poll_interval_s)
+
+    sweeper: list[asyncio.Task[None]] = []
 
     async def on_startup() -> None:
         await lot.ensure_indexes()
 
+    async def after_startup() -> None:
+        sweeper.append(asyncio.create_task(expire_deadlines_forever(), name="deadlines"))
+
+    async def on_shutdown() -> None:
+        for task in sweeper:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def after_shutdown() -> None:
         await mongo.close()
 
-    return FastStream(broker, on_startup=[on_startup], after_shutdown=[after_shutdown])
+    return FastStream(
+        broker,
+        on_startup=[on_startup],
+        after_startup=[after_startup],
+        on_shutdown=[on_shutdown],
+        after_shutdown=[after_shutdown],
+    )

@@ -11,6 +11,8 @@ class Settings(BaseSettings):
     escalation_group: str = "orchestrate-escalation"
     mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     escalation_db: str = "orchestrate_escalation"
+    # How often approval deadlines are checked: the latest a deadline fires after it passes.
+    deadline_poll_interval_s: float = 1.0
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000

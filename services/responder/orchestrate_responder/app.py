@@ -41,11 +41,14 @@ def draft_from(task: RunStep) -> Draft:
             escalation = prior.output
     entities = classification.get("entities")
     entities = entities if isinstance(entities, dict) else {}
+    # Only a person's decision may be promised or refused in the reply; a decision the
+    # system took when the deadline passed leaves the request with the team.
     outcome: Outcome = "not_required"
-    if escalation.get("approved") is True:
-        outcome = "approved"
-    elif escalation.get("approved") is False:
-        outcome = "rejected"
+    if escalation.get("decided_by") == "person":
+        if escalation.get("approved") is True:
+            outcome = "approved"
+        elif escalation.get("approved") is False:
+            outcome = "rejected"
     return Draft(
         ticket=_text(task.inputs.get("ticket")) or "",
         category=_text(classification.get("category")) or "other",
