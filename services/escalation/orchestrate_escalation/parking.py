@@ -169,9 +169,9 @@ class ParkingLot:
 
     async def expire_due(self, now: datetime, limit: int) -> list[ParkedStep]:
         """Decide every step whose deadline has passed; each by one caller only."""
-        cursor = self._collection.find(
-            {"status": "pending", "deadline_at": {"$lte": now}}
-        ).limit(limit)
+        cursor = self._collection.find({"status": "pending", "deadline_at": {"$lte": now}}).limit(
+            limit
+        )
         expired: list[ParkedStep] = []
         async for raw in cursor:
             parked = ParkedStep.model_validate(raw)
