@@ -5,8 +5,9 @@ by execution id. Schemas evolve only by adding fields with defaults; unknown fie
 are ignored so that older consumers keep working.
 """
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -17,9 +18,12 @@ from pydantic import (
     JsonValue,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
 )
 
 from .workflow import StepDefinition, StepId, WorkflowDefinition, WorkflowId
+
+T = TypeVar("T")
 
 ExecutionId = Annotated[str, StringConstraints(pattern=r"^exec_[A-Za-z0-9]{8,64}$")]
 TenantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -163,24 +167,43 @@ ExecutionEvent = Annotated[
     Discriminator("type"),
 ]
 
+# Kafka's default record limit is 1 MB; an execution's messages stay far below this
+# (inputs are bounded by their workflow), so anything larger is refused as poison.
+MAX_RECORD_BYTES = 256 * 1024
+
+
+class Undecodable(ValueError):
+    """A record that is no message of its topic: poison for the dead-letter topic."""
+
+
 # One decoder per topic: the only place where bytes become messages.
 _EVENT = TypeAdapter[ExecutionEvent](ExecutionEvent)
 
 
+def _decode(raw: bytes, parse: Callable[[bytes], T], what: str) -> T:
+    if len(raw) > MAX_RECORD_BYTES:
+        raise Undecodable(f"{what}: record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
+    try:
+        message: T = parse(raw)
+    except ValidationError as exc:
+        raise Undecodable(f"invalid {what}: {exc}") from exc
+    return message
+
+
 def decode_execution_event(raw: bytes) -> ExecutionEvent:
-    return _EVENT.validate_json(raw)
+    return _decode(raw, _EVENT.validate_json, "execution event")
 
 
 def decode_start_execution(raw: bytes) -> StartExecution:
-    return StartExecution.model_validate_json(raw)
+    return _decode(raw, StartExecution.model_validate_json, "StartExecution")
 
 
 def decode_run_step(raw: bytes) -> RunStep:
-    return RunStep.model_validate_json(raw)
+    return _decode(raw, RunStep.model_validate_json, "RunStep")
 
 
 def decode_decide_approval(raw: bytes) -> DecideApproval:
-    return DecideApproval.model_validate_json(raw)
+    return _decode(raw, DecideApproval.model_validate_json, "DecideApproval")
 
 
 def encode(message: BaseModel) -> bytes:

@@ -1,6 +1,7 @@
 """Concurrent decisions: the first wins atomically, the rest get 409 and change nothing."""
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ async def test_fifty_concurrent_decisions_accept_exactly_one(
     assert (decision["approved"], decision["notes"]) == (winner["approved"], winner["notes"])
     assert decision["approved_by"] == keys.acme_email
 
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.wiring.mongo_url)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.wiring.mongo_url)
     try:
         decisions = client[f"{stack.wiring.db_prefix}gateway"]["approval_decisions"]
         assert await decisions.count_documents({"_id": {"$regex": f"^{execution_id}:"}}) == 1

@@ -54,6 +54,7 @@ class Wiring:
             "CLASSIFIER_GROUP": "classifier",
             "RESPONDER_GROUP": "responder",
             "ESCALATION_GROUP": "escalation",
+            "ESCALATION_DECISIONS_GROUP": "escalation-decisions",
             "LEDGER_GROUP": "ledger",
             "ENGINE_GROUP": "engine",
             "INGRESS_GROUP": "ingress",

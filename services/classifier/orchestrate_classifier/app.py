@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
@@ -14,6 +13,7 @@ from orchestrate_contracts.messages import (
     StepCompleted,
     StepFailed,
     StepStarted,
+    Undecodable,
     decode_run_step,
     encode,
 )
@@ -90,15 +90,13 @@ def create_app(settings: Settings) -> FastStream:
         assert not isinstance(record, tuple)
         try:
             task = decode_run_step(message.body)
-        except ValidationError as exc:
+        except Undecodable as exc:
             log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
             await broker.publish(
                 message.body,
                 topics.dead_letter(source),
                 key=record.key,
-                headers=dead_letter_headers(
-                    record, reason=f"invalid RunStep: {exc}", consumer_group=group
-                ),
+                headers=dead_letter_headers(record, reason=str(exc), consumer_group=group),
             )
             return
         key = message_key(task.execution_id)

@@ -11,13 +11,14 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepAwaitingApproval,
     StepCompleted,
+    Undecodable,
     decode_decide_approval,
     decode_run_step,
     encode,
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> FastStream:
     )
     lot = ParkingLot(mongo[settings.escalation_db]["parked_steps"])
 
-    def subscriber(topic: str) -> "DefaultSubscriber":
+    def subscriber(topic: str, group: str) -> "DefaultSubscriber":
         return broker.subscriber(
             topic,
             group_id=group,
@@ -61,7 +62,7 @@ def create_app(settings: Settings) -> FastStream:
     async def emit(event: BaseModel, execution_id: str) -> None:
         await broker.publish(encode(event), topics.execution_events, key=message_key(execution_id))
 
-    async def dead_letter(record: "ConsumerRecord[bytes, bytes]", reason: str) -> None:
+    async def dead_letter(record: "ConsumerRecord[bytes, bytes]", group: str, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
         await broker.publish(
             record.value,
@@ -70,16 +71,18 @@ def create_app(settings: Settings) -> FastStream:
             headers=dead_letter_headers(record, reason=reason, consumer_group=group),
         )
 
-    @subscriber(tasks_topic)
+    @subscriber(tasks_topic, group)
     async def on_task(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
         try:
             task = decode_run_step(message.body)
-        except ValidationError as exc:
-            await dead_letter(record, f"invalid RunStep: {exc}")
+        except Undecodable as exc:
+            await dead_letter(record, group, str(exc))
             return
-        assert task.step.approval is not None  # the workflow model guarantees it
+        if task.step.approval is None:
+            await dead_letter(record, group, f"RunStep {task.event_id} has no approval policy")
+            return
         verdict = evaluate(task.step.approval, task.previous)
         now = datetime.now(UTC)
         if not verdict.required:
@@ -117,19 +120,21 @@ def create_app(settings: Settings) -> FastStream:
             task.execution_id,
         )
 
-    @subscriber(topics.approval_decisions)
+    @subscriber(topics.approval_decisions, settings.escalation_decisions_group)
     async def on_decision(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
         try:
             command = decode_decide_approval(message.body)
-        except ValidationError as exc:
-            await dead_letter(record, f"invalid DecideApproval: {exc}")
+        except Undecodable as exc:
+            await dead_letter(record, settings.escalation_decisions_group, str(exc))
             return
         parked = await lot.decide(command)
         if parked is None:
             await dead_letter(
-                record, f"no step {command.step_id} of {command.execution_id} awaits approval"
+                record,
+                settings.escalation_decisions_group,
+                f"no step {command.step_id} of {command.execution_id} awaits approval",
             )
             return
         # Whether this decision or an earlier one (a person's or the deadline's) won,

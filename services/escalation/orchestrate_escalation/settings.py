@@ -9,6 +9,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     escalation_group: str = "orchestrate-escalation"
+    # A group of its own: one group per subscription keeps rebalances simple and fast.
+    escalation_decisions_group: str = "orchestrate-escalation-decisions"
     mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     escalation_db: str = "orchestrate_escalation"
     # How often approval deadlines are checked: the latest a deadline fires after it passes.

@@ -18,13 +18,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     StepCompleted,
     StepFailed,
+    Undecodable,
     decode_execution_event,
     decode_start_execution,
     encode,
@@ -88,8 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
         assert not isinstance(record, tuple)
         try:
             request = decode_start_execution(message.body)
-        except ValidationError as exc:
-            await dead_letter(record, settings.ingress_group, f"invalid StartExecution: {exc}")
+        except Undecodable as exc:
+            await dead_letter(record, settings.ingress_group, str(exc))
             return
         execution_id = request.execution_id or execution_id_for_record(
             record.topic, record.partition, record.offset
@@ -114,8 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
         assert not isinstance(record, tuple)
         try:
             event = decode_execution_event(message.body)
-        except ValidationError as exc:
-            await dead_letter(record, settings.engine_group, f"invalid execution event: {exc}")
+        except Undecodable as exc:
+            await dead_letter(record, settings.engine_group, str(exc))
             return
         try:
             if isinstance(event, StepCompleted):

@@ -6,11 +6,10 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from orchestrate_contracts.deadletter import dead_letter_headers
-from orchestrate_contracts.messages import ExecutionEvent, decode_execution_event
+from orchestrate_contracts.messages import ExecutionEvent, Undecodable, decode_execution_event
 from orchestrate_contracts.topics import Topics
 
 from .logic import project_batch
@@ -65,8 +64,8 @@ def create_app(settings: Settings) -> FastStream:
             try:
                 events.append(decode_execution_event(record.value or b""))
                 sources.append(record)
-            except ValidationError as exc:
-                await dead_letter(record, f"invalid execution event: {exc}")
+            except Undecodable as exc:
+                await dead_letter(record, str(exc))
         for rejected in await project_batch(store, events):
             await dead_letter(sources[rejected.index], rejected.reason)
 

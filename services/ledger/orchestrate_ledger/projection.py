@@ -1,9 +1,10 @@
 """Projection of execution events into the execution document: plain, pure logic.
 
-Applying an event is idempotent and tolerant of order: a fact already recorded is
-never recorded again (a redelivered or duplicated event changes nothing, so a step
-is never doubled and cost and time are never counted twice), and a step's status
-only moves forward. Totals are derived from the steps, never accumulated.
+Applying an event is idempotent and, after the execution's start, tolerant of order:
+a fact already recorded is never recorded again (a redelivered or duplicated event
+changes nothing, so a step is never doubled and cost and time are never counted
+twice), and a step's status only moves forward. Totals are derived from the steps,
+never accumulated.
 """
 
 from datetime import datetime
@@ -143,6 +144,12 @@ def _derive(doc: ExecutionDocument) -> None:
 def project(doc: ExecutionDocument | None, event: ExecutionEvent) -> ExecutionDocument:
     """Return the document with the event applied; the input is left untouched."""
     if doc is None:
+        # The engine publishes ExecutionStarted, acknowledged, before anything the
+        # execution causes, so a record of an execution must begin with it.
+        if not isinstance(event, ExecutionStarted):
+            raise ProjectionRejected(
+                f"event {event.event_id}: unknown execution {event.execution_id}"
+            )
         updated = ExecutionDocument(id=event.execution_id, tenant_id=event.tenant_id)
     elif doc.tenant_id != event.tenant_id:
         raise ProjectionRejected(

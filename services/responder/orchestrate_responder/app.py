@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     RunStep,
     StepCompleted,
     StepStarted,
+    Undecodable,
     decode_run_step,
     encode,
 )
@@ -104,15 +105,13 @@ def create_app(settings: Settings) -> FastStream:
         assert not isinstance(record, tuple)
         try:
             task = decode_run_step(message.body)
-        except ValidationError as exc:
+        except Undecodable as exc:
             log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
             await broker.publish(
                 message.body,
                 topics.dead_letter(source),
                 key=record.key,
-                headers=dead_letter_headers(
-                    record, reason=f"invalid RunStep: {exc}", consumer_group=group
-                ),
+                headers=dead_letter_headers(record, reason=str(exc), consumer_group=group),
             )
             return
         key = message_key(task.execution_id)
