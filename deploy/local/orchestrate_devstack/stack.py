@@ -35,6 +35,10 @@ class Wiring:
     topic_prefix: str = ""
     db_prefix: str = "orchestrate_"
     gateway_port: int = 8080
+    # Health ports of the other services (their /healthz and /readyz).
+    health_ports: dict[str, int] = field(
+        default_factory=lambda: {name: free_port() for name in SERVICES if name != "gateway"}
+    )
     # A local single-node broker needs no long failure detection: groups form in ~1 s.
     kafka_session_timeout_ms: int = 3_000
     kafka_heartbeat_interval_ms: int = 300
@@ -48,6 +52,10 @@ class Wiring:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    def ready_url(self, service: str) -> str:
+        port = self.gateway_port if service == "gateway" else self.health_ports[service]
+        return f"http://127.0.0.1:{port}/readyz"
 
     def env(self) -> dict[str, str]:
         groups = {
@@ -68,6 +76,10 @@ class Wiring:
                 "LEDGER_DB": f"{self.db_prefix}ledger",
                 "ESCALATION_DB": f"{self.db_prefix}escalation",
                 "PORT": str(self.gateway_port),
+                **{
+                    f"{name.upper()}_HEALTH_PORT": str(port)
+                    for name, port in self.health_ports.items()
+                },
                 "KAFKA_SESSION_TIMEOUT_MS": str(self.kafka_session_timeout_ms),
                 "KAFKA_HEARTBEAT_INTERVAL_MS": str(self.kafka_heartbeat_interval_ms),
                 "KAFKA_FETCH_MAX_WAIT_MS": str(self.kafka_fetch_max_wait_ms),
@@ -149,20 +161,20 @@ class Stack:
         self.wait_ready(ready_timeout)
 
     def wait_ready(self, timeout: float) -> None:
+        """Until every service answers its readiness check."""
         deadline = time.monotonic() + timeout
-        while True:
+        waiting = list(self.services)
+        while waiting:
             dead = [s.name for s in self.services.values() if not s.running]
             if dead:
                 raise InfraError(f"services exited: {', '.join(dead)}; see {self.log_dir()}")
-            try:
-                with urllib.request.urlopen(f"{self.wiring.base_url}/readyz", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise InfraError(f"gateway not ready after {timeout:.0f} s; see {self.log_dir()}")
-            time.sleep(0.1)
+            waiting = [name for name in waiting if not _answers(self.wiring.ready_url(name))]
+            if waiting and time.monotonic() > deadline:
+                raise InfraError(
+                    f"not ready after {timeout:.0f} s: {', '.join(waiting)}; see {self.log_dir()}"
+                )
+            if waiting:
+                time.sleep(0.1)
 
     def log_dir(self) -> Path:
         return next(iter(self.services.values())).log_path.parent
@@ -171,6 +183,14 @@ class Stack:
         # The gateway first, so that no new work enters while the workers drain.
         for name in reversed(SERVICES):
             self.services[name].stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def pick_port(preferred: int) -> int:

@@ -3,7 +3,8 @@
 import logging
 from datetime import UTC, datetime
 
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -65,7 +66,7 @@ def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
     )
 
 
-def create_app(settings: Settings) -> FastStream:
+def create_app(settings: Settings) -> AsgiFastStream:
     topics = Topics(settings.topic_prefix)
     source = topics.step_tasks(AGENT)
     group = settings.classifier_group
@@ -112,4 +113,14 @@ def create_app(settings: Settings) -> FastStream:
         await broker.publish(encode(started), topics.execution_events, key=key)
         await broker.publish(encode(run(task, started_at)), topics.execution_events, key=key)
 
-    return FastStream(broker)
+    @get
+    async def liveness(_: object) -> AsgiResponse:
+        return AsgiResponse(b'{"status": "ok"}', 200)
+
+    @get
+    async def readiness(_: object) -> AsgiResponse:
+        if await broker.ping(timeout=2.0):
+            return AsgiResponse(b'{"status": "ready"}', 200)
+        return AsgiResponse(b'{"status": "not_ready", "broker": false}', 503)
+
+    return AsgiFastStream(broker, asgi_routes=[("/healthz", liveness), ("/readyz", readiness)])

@@ -1,5 +1,6 @@
-import asyncio
 import logging
+
+import uvicorn
 
 from .app import create_app
 from .settings import Settings
@@ -8,4 +9,10 @@ settings = Settings()
 logging.basicConfig(
     level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
 )
-asyncio.run(create_app(settings).run())
+# uvicorn serves the health endpoints and runs the consumers in the app's lifespan.
+uvicorn.run(
+    create_app(settings),
+    host=settings.health_host,
+    port=settings.escalation_health_port,
+    log_level="warning",
+)

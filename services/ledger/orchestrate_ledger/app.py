@@ -1,12 +1,15 @@
 """Composition root of the ledger: projects execution events into MongoDB documents."""
 
+import json
 import logging
 
 from aiokafka import ConsumerRecord
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import ExecutionEvent, Undecodable, decode_execution_event
@@ -20,7 +23,7 @@ COLLECTION = "executions"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastStream:
+def create_app(settings: Settings) -> AsgiFastStream:
     topics = Topics(settings.topic_prefix)
     source = topics.execution_events
     group = settings.ledger_group
@@ -75,4 +78,26 @@ def create_app(settings: Settings) -> FastStream:
     async def after_shutdown() -> None:
         await mongo.close()
 
-    return FastStream(broker, on_startup=[on_startup], after_shutdown=[after_shutdown])
+    @get
+    async def liveness(_: object) -> AsgiResponse:
+        return AsgiResponse(b'{"status": "ok"}', 200)
+
+    @get
+    async def readiness(_: object) -> AsgiResponse:
+        broker_ok = await broker.ping(timeout=2.0)
+        try:
+            await mongo.admin.command("ping")
+            mongo_ok = True
+        except PyMongoError:
+            mongo_ok = False
+        if broker_ok and mongo_ok:
+            return AsgiResponse(b'{"status": "ready"}', 200)
+        body = json.dumps({"status": "not_ready", "broker": broker_ok, "mongo": mongo_ok})
+        return AsgiResponse(body.encode(), 503)
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/healthz", liveness), ("/readyz", readiness)],
+        on_startup=[on_startup],
+        after_shutdown=[after_shutdown],
+    )

@@ -13,4 +13,7 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_fetch_max_wait_ms: int = 50
+    # Liveness (/healthz) and readiness (/readyz) over HTTP.
+    health_host: str = "127.0.0.1"
+    responder_health_port: int = 8083
     log_level: str = "INFO"
