@@ -28,7 +28,8 @@ class InputField(_Model):
     name: str
     type: Literal["string"] = "string"
     required: bool = True
-    max_length: int = Field(default=20_000, ge=1, le=1_000_000)
+    # Bounded so that a message carrying the inputs stays under the record size limit.
+    max_length: int = Field(default=20_000, ge=1, le=50_000)
     description: str = ""
 
     @model_validator(mode="after")

@@ -1,9 +1,15 @@
 """Every error case of the HTTP API, in its one JSON shape."""
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+
+from orchestrate_devstack.stack import Stack
+from orchestrate_gateway.stores import KeyStore
 
 from .conftest import Keys
 from .test_triage import SEED_TICKET, TRIAGE, auth, start, wait_status
@@ -165,3 +171,79 @@ async def test_malformed_decisions_get_422(
         "/executions/exec_0123456789abcdef/approve", headers=auth(keys.acme), json=body
     )
     error(reply, 422, "validation_error")
+
+
+async def test_a_body_over_the_limit_gets_413(api: httpx.AsyncClient, keys: Keys) -> None:
+    body = {"workflow_id": TRIAGE, "inputs": {"ticket": "x" * (200 * 1024)}}
+    error(
+        await api.post("/executions", headers=auth(keys.acme), json=body), 413, "payload_too_large"
+    )
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        yield b'{"workflow_id": "wf_customer_support_triage", "inputs": {"ticket": "'
+        for _ in range(50):
+            yield b"y" * 8192
+        yield b'"}}'
+
+    headers = auth(keys.acme) | {"Content-Type": "application/json"}
+    error(
+        await api.post("/executions", headers=headers, content=streamed()), 413, "payload_too_large"
+    )
+
+
+@pytest.mark.parametrize("depth", [17, 5_000])
+async def test_deeply_nested_inputs_are_refused(
+    api: httpx.AsyncClient, keys: Keys, depth: int
+) -> None:
+    nested = "[" * depth + "]" * depth
+    content = f'{{"workflow_id": "{TRIAGE}", "inputs": {{"ticket": {nested}}}}}'.encode()
+    headers = auth(keys.acme) | {"Content-Type": "application/json"}
+    reply = await api.post("/executions", headers=headers, content=content)
+    assert reply.status_code in (400, 422)
+    assert reply.json()["error"]["code"] in ("validation_error", "malformed_body")
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"ticket": {"$ne": None}},
+        {"$where": "sleep(1000)"},
+        {"ticket": "hi", "$gt": ""},
+    ],
+)
+async def test_operator_shaped_inputs_are_only_data(
+    api: httpx.AsyncClient, keys: Keys, inputs: dict[str, object]
+) -> None:
+    reply = await api.post(
+        "/executions", headers=auth(keys.acme), json={"workflow_id": TRIAGE, "inputs": inputs}
+    )
+    error(reply, 422, "invalid_inputs")
+    for path in ('/executions/{"$ne": null}', "/executions/[$ne]=1"):
+        error(await api.get(path, headers=auth(keys.acme)), 404, "execution_not_found")
+
+
+async def test_a_key_over_its_rate_gets_429_with_retry_after(
+    api: httpx.AsyncClient, keys: Keys, stack: Stack
+) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.wiring.mongo_url)
+    try:
+        store = KeyStore(client[f"{stack.wiring.db_prefix}gateway"]["api_keys"])
+        busy, _ = await store.create("busy@acme.test", "acme")
+    finally:
+        await client.close()
+    # Faster than the key's rate (50/s after a burst of 200) until the limit shows.
+    limited: list[httpx.Response] = []
+    for _ in range(30):
+        replies = await asyncio.gather(
+            *(api.get("/workflows", headers=auth(busy)) for _ in range(100))
+        )
+        assert all(r.status_code in (200, 429) for r in replies)
+        limited = [r for r in replies if r.status_code == 429]
+        if limited:
+            break
+    assert limited, "3,000 requests never exceeded the key's rate"
+    body = error(limited[0], 429, "rate_limited")
+    assert body["message"].startswith("too many requests")
+    assert int(limited[0].headers["retry-after"]) >= 1
+    # Other keys keep their own budget.
+    assert (await api.get("/workflows", headers=auth(keys.acme))).status_code == 200

@@ -1,6 +1,7 @@
 """HTTP routes. Domain errors become HTTP statuses here, in one JSON shape."""
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from .errors import (
     Unauthorized,
     WorkflowNotFound,
 )
+from .limits import RateLimited, RateLimiter
 from .orchestrator import Engine, Publisher, StartRequest, new_execution_id
 from .stores import ApiKey, Stores
 from .views import (
@@ -44,10 +46,11 @@ STATUS = {
     WorkflowNotFound: 404,
     AlreadyDecided: 409,
     IdempotencyConflict: 409,
+    RateLimited: 429,
     NotAwaitingApproval: 409,
     InvalidInputs: 422,
 }
-_ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 409, 413, 422, 503)}
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 429)}
 
 
 def error_response(
@@ -61,7 +64,10 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OrchestrateError)
-        return error_response(STATUS.get(type(exc), 400), exc.code, exc.message, exc.details)
+        response = error_response(STATUS.get(type(exc), 400), exc.code, exc.message, exc.details)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        return response
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -73,7 +79,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {
+            400: "malformed_body",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -87,7 +98,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def build_router(
-    stores: Stores, engine: Engine, publisher: Publisher, approvals_topic: str
+    stores: Stores,
+    engine: Engine,
+    publisher: Publisher,
+    approvals_topic: str,
+    limiter: RateLimiter,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/orchestrate", responses=_ERRORS)  # type: ignore[arg-type]
     bearer = HTTPBearer(auto_error=False)
@@ -100,6 +115,7 @@ def build_router(
         key = await stores.keys.find(credentials.credentials)
         if key is None:
             raise Unauthorized("the API key is not valid")
+        limiter.check(key.id)
         return key
 
     Caller = Annotated[ApiKey, Depends(caller)]

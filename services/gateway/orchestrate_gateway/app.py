@@ -34,6 +34,7 @@ from orchestrate_contracts.topics import Topics, message_key
 
 from .api import build_router, error_response, install_error_handlers
 from .errors import InvalidInputs, WorkflowNotFound
+from .limits import BodySizeLimit, RateLimiter
 from .orchestrator import Engine, StartRequest, UnknownExecution, execution_id_for_record
 from .settings import Settings
 from .stores import Stores, shipped_workflows
@@ -168,7 +169,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(build_router(stores, engine, publisher, topics.approval_decisions))
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.include_router(build_router(stores, engine, publisher, topics.approval_decisions, limiter))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

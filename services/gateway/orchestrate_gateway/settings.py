@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # INR per USD, fixed into each execution when it starts. Default set 2026-12-03;
     # set your finance team's rate.
     usd_inr_rate: Decimal = Decimal("88.00")
+    # Request limits: larger bodies get 413; each API key gets `rate_limit_per_s`
+    # requests a second with bursts up to `rate_limit_burst`, then 429 (0 disables).
+    max_body_bytes: int = 192 * 1024
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
     # A run that has not progressed for this long is looked at again (a crash may have
     # lost a publish); every repeat is idempotent. Long model calls want a larger value.
     stale_after_s: float = 60.0

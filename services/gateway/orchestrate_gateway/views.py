@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, Field, JsonValue, StrictBool
+from pydantic import BaseModel, Field, JsonValue, StrictBool, field_validator
 
 from orchestrate_contracts.documents import ExecutionDocument, ExecutionStatus, StepStatus
 from orchestrate_contracts.workflow import WorkflowDefinition
@@ -43,9 +43,32 @@ class ExecutionView(BaseModel):
     error: str | None = Field(description="Extra: why the execution failed, else null")
 
 
+MAX_INPUT_DEPTH = 16
+
+
+def _depth(value: JsonValue) -> int:
+    """Nesting depth, without recursion: hostile input may nest very deep."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
 class StartExecutionBody(BaseModel):
     workflow_id: str = Field(min_length=1, max_length=100)
-    inputs: dict[str, JsonValue]
+    inputs: dict[str, JsonValue] = Field(max_length=64)
+
+    @field_validator("inputs")
+    @classmethod
+    def _shallow(cls, inputs: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        if _depth(inputs) > MAX_INPUT_DEPTH:
+            raise ValueError(f"inputs nest deeper than {MAX_INPUT_DEPTH} levels")
+        return inputs
 
 
 class ExecutionAccepted(BaseModel):
