@@ -2,13 +2,12 @@
 
 import pytest
 
-from orchestrate_gateway import limits
 from orchestrate_gateway.limits import RateLimited, RateLimiter
 
 
 def test_a_burst_then_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr(limits.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("orchestrate_gateway.limits.time.monotonic", lambda: now[0])
     limiter = RateLimiter(rate=10, burst=5)
     for _ in range(5):
         limiter.check("k")
