@@ -46,7 +46,10 @@ def create_app(settings: Settings) -> AsgiFastStream:
         log_level=logging.DEBUG,
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, connect=False
+        settings.mongo_url,
+        tz_aware=True,
+        connect=False,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
     )
     lot = ParkingLot(mongo[settings.escalation_db]["parked_steps"])
 

@@ -12,6 +12,8 @@ class Settings(BaseSettings):
     # A group of its own: one group per subscription keeps rebalances simple and fast.
     escalation_decisions_group: str = "orchestrate-escalation-decisions"
     mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    # How long an operation waits for MongoDB before it fails (and is retried).
+    mongo_timeout_ms: int = 5_000
     escalation_db: str = "orchestrate_escalation"
     # How often approval deadlines are checked: the latest a deadline fires after it passes.
     deadline_poll_interval_s: float = 1.0

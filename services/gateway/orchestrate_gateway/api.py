@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrate_contracts.messages import DecideApproval
@@ -50,7 +51,7 @@ STATUS = {
     NotAwaitingApproval: 409,
     InvalidInputs: 422,
 }
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 429)}
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 429, 503)}
 
 
 def error_response(
@@ -91,7 +92,14 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "an unexpected error occurred")
 
+    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("MongoDB unavailable: %s", exc)
+        response = error_response(503, "unavailable", "the database is unavailable; try again")
+        response.headers["Retry-After"] = "1"
+        return response
+
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(ConnectionFailure, on_database_down)
     app.add_exception_handler(OrchestrateError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

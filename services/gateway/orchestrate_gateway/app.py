@@ -56,7 +56,10 @@ def create_app(settings: Settings) -> FastAPI:
         settings.kafka_bootstrap_servers, client_id="orchestrate-gateway", log_level=logging.DEBUG
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, connect=False
+        settings.mongo_url,
+        tz_aware=True,
+        connect=False,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
     )
     stale_after = timedelta(seconds=settings.stale_after_s)
     stores = Stores(mongo[settings.gateway_db], mongo[settings.ledger_db], stale_after)

@@ -11,6 +11,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    # How long an operation waits for MongoDB before it fails (and is retried).
+    mongo_timeout_ms: int = 5_000
     gateway_db: str = "orchestrate_gateway"
     # The ledger's database, whose execution documents GET serves.
     ledger_db: str = "orchestrate_ledger"

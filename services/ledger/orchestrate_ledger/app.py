@@ -31,7 +31,10 @@ def create_app(settings: Settings) -> AsgiFastStream:
         settings.kafka_bootstrap_servers, client_id="orchestrate-ledger", log_level=logging.DEBUG
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, connect=False
+        settings.mongo_url,
+        tz_aware=True,
+        connect=False,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
     )
     store = ExecutionStore(mongo[settings.ledger_db][COLLECTION])
 

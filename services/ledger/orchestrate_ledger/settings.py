@@ -10,6 +10,8 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     ledger_group: str = "orchestrate-ledger"
     mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    # How long an operation waits for MongoDB before it fails (and is retried).
+    mongo_timeout_ms: int = 5_000
     ledger_db: str = "orchestrate_ledger"
     # A poll returns up to this many events, projected with one read and one write.
     ledger_batch_max_records: int = 500
