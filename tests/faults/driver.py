@@ -5,7 +5,7 @@ at the end that every execution completed exactly once."""
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -59,7 +59,7 @@ class Load:
                 raise AssertionError("the gateway kept failing")
             await asyncio.sleep(0.05)
 
-    async def run(self, faults: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
+    async def run(self, faults: Callable[[httpx.AsyncClient], Coroutine[Any, Any, None]]) -> None:
         """Submit the load at 20 executions/s while `faults` runs; wait for all."""
         db = self.mongo[f"{self.stack.wiring.db_prefix}gateway"]
         key, _ = await KeyStore(db["api_keys"]).create("ops@acme.test", "acme")
