@@ -17,6 +17,15 @@ from .test_triage import SEED_TICKET, TRIAGE, auth, start, wait_status
 pytestmark = pytest.mark.e2e
 
 
+ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/executions/exec_0123456789abcdef", None),
+    ("POST", "/executions", {"workflow_id": TRIAGE, "inputs": {"ticket": "hi"}}),
+    ("POST", "/executions/exec_0123456789abcdef/approve", {"approved": True}),
+    ("GET", "/workflows", None),
+    ("GET", f"/workflows/{TRIAGE}", None),
+]
+
+
 def error(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert reply.status_code == status, reply.text
     body = reply.json()
@@ -39,19 +48,16 @@ def error(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
 async def test_requests_without_a_valid_key_get_401(
     api: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    for method, path, body in [
-        ("GET", "/executions/exec_0123456789abcdef", None),
-        ("POST", "/executions", {"workflow_id": TRIAGE, "inputs": {"ticket": "hi"}}),
-        ("POST", "/executions/exec_0123456789abcdef/approve", {"approved": True}),
-        ("GET", "/workflows", None),
-    ]:
+    for method, path, body in ENDPOINTS:
         reply = await api.request(method, path, headers=headers, json=body)
         error(reply, 401, "unauthorized")
         assert reply.headers["www-authenticate"] == "Bearer"
 
 
-async def test_a_revoked_key_gets_401(api: httpx.AsyncClient, keys: Keys) -> None:
-    error(await api.get("/workflows", headers=auth(keys.revoked)), 401, "unauthorized")
+async def test_a_revoked_key_gets_401_everywhere(api: httpx.AsyncClient, keys: Keys) -> None:
+    for method, path, body in ENDPOINTS:
+        reply = await api.request(method, path, headers=auth(keys.revoked), json=body)
+        error(reply, 401, "unauthorized")
 
 
 async def test_unknown_and_foreign_executions_are_the_same_404(
