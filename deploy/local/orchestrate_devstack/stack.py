@@ -127,24 +127,27 @@ class Service:
             start_new_session=True,
         )
 
-    def stop(self, timeout: float = 15.0) -> None:
-        self._end(signal.SIGTERM, timeout)
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        return self._end(signal.SIGTERM, timeout)
 
     def kill(self) -> None:
         self._end(signal.SIGKILL, 5.0)
 
-    def _end(self, sig: signal.Signals, timeout: float) -> None:
+    def _end(self, sig: signal.Signals, timeout: float) -> int | None:
         process = self._process
+        code = None
         if process is not None and process.poll() is None:
             process.send_signal(sig)
             try:
-                process.wait(timeout)
+                code = process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                code = process.wait()
         if self._log is not None:
             self._log.close()
         self._process, self._log = None, None
+        return code
 
 
 class Stack:

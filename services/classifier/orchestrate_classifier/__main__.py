@@ -15,4 +15,5 @@ uvicorn.run(
     host=settings.health_host,
     port=settings.classifier_health_port,
     log_level="warning",
+    timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
 )

@@ -72,7 +72,10 @@ def create_app(settings: Settings) -> AsgiFastStream:
     group = settings.classifier_group
     # Per-message logs at DEBUG: the hot path stays quiet, errors still log.
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id=f"orchestrate-{AGENT}", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        graceful_timeout=settings.shutdown_timeout_s,
+        client_id=f"orchestrate-{AGENT}",
+        log_level=logging.DEBUG,
     )
 
     # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by

@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> AsgiFastStream:
     group = settings.escalation_group
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        graceful_timeout=settings.shutdown_timeout_s,
         client_id="orchestrate-escalation",
         log_level=logging.DEBUG,
     )

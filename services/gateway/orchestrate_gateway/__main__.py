@@ -9,4 +9,10 @@ settings = Settings()
 logging.basicConfig(
     level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
 )
-uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+uvicorn.run(
+    create_app(settings),
+    host=settings.host,
+    port=settings.port,
+    log_level="warning",
+    timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+)

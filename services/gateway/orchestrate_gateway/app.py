@@ -53,7 +53,10 @@ class KafkaPublisher:
 def create_app(settings: Settings) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="orchestrate-gateway", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        graceful_timeout=settings.shutdown_timeout_s,
+        client_id="orchestrate-gateway",
+        log_level=logging.DEBUG,
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url,

@@ -36,4 +36,6 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_fetch_max_wait_ms: int = 50
+    # On SIGTERM: stop taking messages, finish those in hand, commit, exit within this.
+    shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"

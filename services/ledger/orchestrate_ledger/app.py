@@ -28,7 +28,10 @@ def create_app(settings: Settings) -> AsgiFastStream:
     source = topics.execution_events
     group = settings.ledger_group
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="orchestrate-ledger", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        graceful_timeout=settings.shutdown_timeout_s,
+        client_id="orchestrate-ledger",
+        log_level=logging.DEBUG,
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url,

@@ -16,4 +16,6 @@ class Settings(BaseSettings):
     # Liveness (/healthz) and readiness (/readyz) over HTTP.
     health_host: str = "127.0.0.1"
     responder_health_port: int = 8083
+    # On SIGTERM: stop taking messages, finish those in hand, commit, exit within this.
+    shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
