@@ -135,9 +135,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def reconcile_once() -> int:
         """Repeat what crashes may have left unpublished; returns how much was found."""
-        runs = await stores.runs.claim_stale(limit=100)
+        runs = await stores.runs.unlaunched(limit=100)
         for run in runs:
-            await engine.reconcile(run)
+            await engine.relaunch(run)
         decisions = await stores.decisions.unpublished(older_than=stale_after / 4, limit=100)
         for command in decisions:
             await publisher.publish(topics.approval_decisions, command.execution_id, command)

@@ -23,7 +23,7 @@ from orchestrate_contracts.messages import (
 )
 from orchestrate_contracts.topics import Topics
 
-from .engine import Dispatch, End, after_failure, after_step, first, resume, validate_inputs
+from .engine import Dispatch, End, after_failure, after_step, resume, validate_inputs
 from .stores import Run, RunStore, WorkflowRegistry
 
 
@@ -89,15 +89,18 @@ class Engine:
         )
         # The start is acknowledged before the first step is sent, so the ledger
         # always sees it before anything the step causes.
-        await self._emit(self._started(run))
-        await self._act(run, first(run.workflow))
+        await self._launch(run)
         return run
 
-    async def reconcile(self, run: Run) -> None:
-        """Repeat what a run that stopped progressing may have missed (a crash between
-        a state change and its publish). Everything repeated is idempotent downstream."""
+    async def relaunch(self, run: Run) -> None:
+        """Repeat the start of a run whose launch a crash may have cut short. Every
+        later step is driven by Kafka records, which are redelivered after a crash."""
+        await self._launch(run)
+
+    async def _launch(self, run: Run) -> None:
         await self._emit(self._started(run))
         await self._act(run, resume(run.workflow, run.outputs))
+        await self._runs.mark_launched(run.id)
 
     @staticmethod
     def _started(run: Run) -> ExecutionStarted:

@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 192 * 1024
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
-    # A run that has not progressed for this long is looked at again (a crash may have
-    # lost a publish); every repeat is idempotent. Long model calls want a larger value.
-    stale_after_s: float = 60.0
+    # A start or a decision not yet acknowledged by the broker after this long is
+    # published again (a crash may have cut it short); every repeat is idempotent.
+    stale_after_s: float = 30.0
     reconcile_interval_s: float = 5.0
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000

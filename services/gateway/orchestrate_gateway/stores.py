@@ -142,9 +142,10 @@ class Run(BaseModel):
     created_at: datetime
     outputs: dict[str, Output] = {}
     ended: bool = False
-    # When the reconciler looks at the run next, if it has not progressed by then.
-    check_at: datetime | None = None
-    checks: int = 0
+    # Whether the start (ExecutionStarted and the first RunStep) reached the broker.
+    # Everything after that is driven by Kafka records, which are redelivered after a
+    # crash; the start is driven by an HTTP request, which is not.
+    launched: bool = False
 
 
 class RunStore:
@@ -153,7 +154,7 @@ class RunStore:
         self._stale_after = stale_after
 
     async def ensure_indexes(self) -> None:
-        await self._collection.create_index([("ended", 1), ("check_at", 1)])
+        await self._collection.create_index([("launched", 1), ("created_at", 1)])
 
     async def create(
         self,
@@ -174,13 +175,12 @@ class RunStore:
             requested_by=requested_by,
             usd_inr_rate=str(usd_inr_rate),
             created_at=now,
-            check_at=now + self._stale_after,
         )
         raw = await self._collection.find_one_and_update(
             {"_id": execution_id},
             {
                 "$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
-                | {"created_at": fresh.created_at, "check_at": fresh.check_at}
+                | {"created_at": fresh.created_at}
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -197,8 +197,6 @@ class RunStore:
                     "$set": {
                         # $literal: outputs are data and must never be read as operators.
                         path: {"$ifNull": [f"${path}", {"$literal": output}]},
-                        "check_at": _now_ms() + self._stale_after,
-                        "checks": 0,
                     }
                 }
             ],
@@ -213,25 +211,15 @@ class RunStore:
     async def mark_ended(self, execution_id: str) -> None:
         await self._collection.update_one({"_id": execution_id}, {"$set": {"ended": True}})
 
-    async def claim_stale(self, limit: int) -> list[Run]:
-        """Runs that have not progressed for a while, each claimed by one caller.
+    async def mark_launched(self, execution_id: str) -> None:
+        await self._collection.update_one({"_id": execution_id}, {"$set": {"launched": True}})
 
-        Each claim pushes the next look further out (doubling, up to an hour), so a run
-        that waits days for a person costs little.
-        """
-        now = _now_ms()
-        cursor = self._collection.find({"ended": False, "check_at": {"$lte": now}}).limit(limit)
-        claimed: list[Run] = []
-        async for raw in cursor:
-            run = Run.model_validate(raw)
-            backoff = min(self._stale_after * 2**run.checks, timedelta(hours=1))
-            result = await self._collection.update_one(
-                {"_id": run.id, "check_at": run.check_at},
-                {"$set": {"check_at": now + backoff}, "$inc": {"checks": 1}},
-            )
-            if result.modified_count == 1:
-                claimed.append(run)
-        return claimed
+    async def unlaunched(self, limit: int) -> list[Run]:
+        """Runs created a while ago whose start a crash may have kept from the broker."""
+        cursor = self._collection.find(
+            {"launched": False, "created_at": {"$lte": _now_ms() - self._stale_after}}
+        ).limit(limit)
+        return [Run.model_validate(raw) async for raw in cursor]
 
 
 # --- Approval decisions -----------------------------------------------------------
