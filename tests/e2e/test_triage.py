@@ -33,7 +33,7 @@ CONTRACT_FIELDS = {
 # Documented extras (README, "Execution document").
 EXTRA_FIELDS = {"error"}
 STEP_FIELDS = {"id", "agent", "status", "output", "duration_ms"}
-STEP_EXTRA_FIELDS = {"started_at", "completed_at", "cost"}
+STEP_EXTRA_FIELDS = {"started_at", "completed_at", "cost", "error"}
 
 
 def auth(key: str) -> dict[str, str]:

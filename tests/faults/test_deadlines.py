@@ -88,6 +88,7 @@ async def test_deadlines_fire_once_across_instances_and_restarts(
     assert failed["steps"][1]["status"] == "failed"
     assert failed["steps"][2]["status"] == "skipped"
     assert "no decision within 3 s" in failed["error"]
+    assert "no decision within 3 s" in failed["steps"][1]["error"]
 
     # One decision per step: every copy of its event on the log (a redelivery may repeat
     # it) is the same event, with one event id and one decision time.

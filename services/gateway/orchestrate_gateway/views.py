@@ -26,6 +26,7 @@ class StepView(BaseModel):
     started_at: str | None = Field(description="Extra: when the step started (ISO-8601 UTC)")
     completed_at: str | None = Field(description="Extra: when the step ended (ISO-8601 UTC)")
     cost: Cost = Field(description="Extra: the cost of this step's model calls")
+    error: str | None = Field(description="Extra: why the step failed, else null")
 
 
 class ExecutionView(BaseModel):
@@ -140,6 +141,7 @@ def execution_view(doc: ExecutionDocument) -> ExecutionView:
                 started_at=iso(step.started_at),
                 completed_at=iso(step.completed_at),
                 cost=cost(step.cost_usd_micros, doc.usd_inr_rate),
+                error=step.error,
             )
             for step in doc.steps
         ],

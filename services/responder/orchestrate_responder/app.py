@@ -1,6 +1,8 @@
 """Composition root of the responder: consumes its step topic, emits step events."""
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from faststream import AckPolicy
@@ -13,6 +15,7 @@ from orchestrate_contracts.deadletter import dead_letter_headers
 from orchestrate_contracts.messages import (
     RunStep,
     StepCompleted,
+    StepFailed,
     StepStarted,
     Undecodable,
     decode_run_step,
@@ -62,7 +65,7 @@ def draft_from(task: RunStep) -> Draft:
     )
 
 
-def run(task: RunStep, started_at: datetime) -> StepCompleted:
+def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
     """Draft the reply for one step task: plain logic, no broker."""
     reply, usage = write_reply(draft_from(task))
     now = datetime.now(UTC)
@@ -79,6 +82,39 @@ def run(task: RunStep, started_at: datetime) -> StepCompleted:
         usage=usage,
         cost_usd_micros=price_catalogue().cost_usd_micros(usage),
     )
+
+
+async def run_with_retries(
+    step: Callable[[RunStep, datetime], StepCompleted | StepFailed],
+    task: RunStep,
+    started_at: datetime,
+    attempts: int,
+    first_delay_s: float = 0.5,
+) -> StepCompleted | StepFailed:
+    """Run the step; retry a failure with exponential backoff, then record it as the
+    step's failure (the execution then ends failed) instead of retrying forever."""
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return step(task, started_at)
+        except Exception as exc:  # any failure of the model is the step's failure
+            if attempt == attempts:
+                now = datetime.now(UTC)
+                return StepFailed(
+                    event_id=f"{task.event_id}:failed",
+                    execution_id=task.execution_id,
+                    tenant_id=task.tenant_id,
+                    occurred_at=now,
+                    step_id=task.step.id,
+                    agent=AGENT,
+                    error=f"{type(exc).__name__}: {exc} (after {attempts} attempts)",
+                    started_at=started_at,
+                    failed_at=now,
+                )
+            log.warning("%s attempt %d failed: %r; retrying", task.event_id, attempt, exc)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def create_app(settings: Settings) -> AsgiFastStream:
@@ -129,7 +165,8 @@ def create_app(settings: Settings) -> AsgiFastStream:
             agent=AGENT,
         )
         await broker.publish(encode(started), topics.execution_events, key=key)
-        await broker.publish(encode(run(task, started_at)), topics.execution_events, key=key)
+        outcome = await run_with_retries(run, task, started_at, settings.step_max_attempts)
+        await broker.publish(encode(outcome), topics.execution_events, key=key)
 
     @get
     async def liveness(_: object) -> AsgiResponse:

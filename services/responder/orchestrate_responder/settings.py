@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # Liveness (/healthz) and readiness (/readyz) over HTTP.
     health_host: str = "127.0.0.1"
     responder_health_port: int = 8083
+    # A failing model call is tried this often (backoff 0.5 s, 1 s, ...) before the
+    # step is recorded as failed.
+    step_max_attempts: int = 3
     # On SIGTERM: stop taking messages, finish those in hand, commit, exit within this.
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
