@@ -123,7 +123,7 @@ def build_router(
         key = await stores.keys.find(credentials.credentials)
         if key is None:
             raise Unauthorized("the API key is not valid")
-        limiter.check(key.id)
+        limiter.check(key.id, key.rate_limit_per_s, key.rate_limit_burst)
         return key
 
     Caller = Annotated[ApiKey, Depends(caller)]

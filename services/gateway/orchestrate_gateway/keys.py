@@ -20,6 +20,8 @@ async def main(argv: list[str]) -> int:
     create.add_argument("--email", required=True, help="the key owner's email")
     create.add_argument("--tenant", required=True, help="the tenant the key acts for")
     create.add_argument("--test", action="store_true", help="an rv_test_ key")
+    create.add_argument("--rate", type=float, help="requests a second (default: the gateway's)")
+    create.add_argument("--burst", type=int, help="burst size (default: the gateway's)")
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     check = commands.add_parser("check", help="exit 0 if the key read from stdin is valid")
@@ -32,7 +34,9 @@ async def main(argv: list[str]) -> int:
         keys = KeyStore(mongo[settings.gateway_db]["api_keys"])
         await keys.ensure_indexes()
         if args.command == "create":
-            token, key = await keys.create(args.email, args.tenant, live=not args.test)
+            token, key = await keys.create(
+                args.email, args.tenant, not args.test, args.rate, args.burst
+            )
             print(token)
             print(f"id={key.id} owner={key.owner_email} tenant={key.tenant_id}", file=sys.stderr)
             return 0

@@ -91,17 +91,20 @@ class RateLimiter:
         self.max_keys = max_keys
         self._buckets: dict[str, _Bucket] = {}
 
-    def check(self, key_id: str) -> None:
-        if self.rate <= 0:
+    def check(self, key_id: str, rate: float | None = None, burst: int | None = None) -> None:
+        """Take one request from the key's bucket; a key may carry its own rate and burst."""
+        rate = self.rate if rate is None else rate
+        burst = self.burst if burst is None else burst
+        if rate <= 0:
             return
         now = time.monotonic()
         bucket = self._buckets.get(key_id)
         if bucket is None:
             if len(self._buckets) >= self.max_keys:
                 self._buckets.clear()  # bounded memory; a reset only forgives
-            bucket = self._buckets[key_id] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket = self._buckets[key_id] = _Bucket(float(burst), now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
         if bucket.tokens < 1:
-            raise RateLimited(math.ceil((1 - bucket.tokens) / self.rate * 10) / 10)
+            raise RateLimited(math.ceil((1 - bucket.tokens) / rate * 10) / 10)
         bucket.tokens -= 1

@@ -81,6 +81,9 @@ class ApiKey(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # This key's own request rate and burst; None: the gateway's defaults.
+    rate_limit_per_s: float | None = None
+    rate_limit_burst: int | None = None
 
 
 def hash_key(token: str) -> str:
@@ -97,7 +100,12 @@ class KeyStore:
         await self._collection.create_index("hash", unique=True)
 
     async def create(
-        self, owner_email: str, tenant_id: str, live: bool = True
+        self,
+        owner_email: str,
+        tenant_id: str,
+        live: bool = True,
+        rate_limit_per_s: float | None = None,
+        rate_limit_burst: int | None = None,
     ) -> tuple[str, ApiKey]:
         """Returns the token (shown once, never stored) and its record."""
         prefix = KEY_PREFIXES[0] if live else KEY_PREFIXES[1]
@@ -108,6 +116,8 @@ class KeyStore:
             tenant_id=tenant_id,
             prefix=token[:12],
             created_at=_now_ms(),
+            rate_limit_per_s=rate_limit_per_s,
+            rate_limit_burst=rate_limit_burst,
         )
         await self._collection.insert_one(key.model_dump(by_alias=True) | {"hash": hash_key(token)})
         return token, key
