@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-libs run test test-unit test-integration test-e2e lint format clean
+.PHONY: help setup system-libs run test test-unit test-integration test-e2e eval lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test-integration: $(STAMP) ## Run the integration tests only
 
 test-e2e: $(STAMP) ## Run the end-to-end tests only
 	$(BIN)/python -m pytest tests/e2e
+
+eval: $(STAMP) ## Train the classifier on its train split, report held-out metrics
+	$(BIN)/python -m orchestrate_classifier.evaluate
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check .
