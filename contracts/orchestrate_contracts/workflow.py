@@ -63,11 +63,22 @@ class ApprovalPolicy(_Model):
     on_timeout: Literal["reject", "approve", "fail"] = "reject"
 
 
+class ModelChoice(_Model):
+    """Which model an agent step calls; unset fields fall back to the agent's settings."""
+
+    backend: Literal["builtin", "openai"] | None = None
+    # The model name at an OpenAI-compatible endpoint, e.g. "gpt-4o-mini".
+    model: str | None = Field(default=None, max_length=200)
+    # Replaces the agent's default instructions for the openai backend.
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+
+
 class StepDefinition(_Model):
     id: StepId
     agent: str
     name: str = ""
     approval: ApprovalPolicy | None = None
+    model: ModelChoice | None = None
 
     @model_validator(mode="after")
     def _check_agent(self) -> Self:

@@ -25,7 +25,7 @@ TASK = RunStep(
 def flaky(failures: int) -> tuple[list[int], object]:
     calls: list[int] = []
 
-    def step(task: RunStep, started_at: datetime) -> StepCompleted:
+    async def step(task: RunStep, started_at: datetime) -> StepCompleted:
         calls.append(1)
         if len(calls) <= failures:
             raise TimeoutError("model did not answer in 30 s")

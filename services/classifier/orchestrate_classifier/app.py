@@ -2,9 +2,12 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
+import httpx
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
@@ -17,21 +20,43 @@ from orchestrate_contracts.messages import (
     StepFailed,
     StepStarted,
     Undecodable,
+    Usage,
     decode_run_step,
     encode,
 )
 from orchestrate_contracts.pricing import price_catalogue
 from orchestrate_contracts.topics import Topics, message_key
+from orchestrate_contracts.workflow import ModelChoice
 
 from .model import classify
+from .openai_backend import Endpoint, classify_with_openai
 from .settings import Settings
 
 AGENT = "classifier"
 log = logging.getLogger(__name__)
 
 
-def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
-    """Classify the ticket of one step task: plain logic, no broker."""
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The backends a step may call, and the defaults a workflow step may override."""
+
+    backend: str
+    model: str
+    endpoint: Endpoint
+    client: httpx.AsyncClient
+    answer_attempts: int
+
+
+def cost_of(usage: Usage) -> int:
+    try:
+        return price_catalogue().cost_usd_micros(usage)
+    except KeyError:
+        log.warning("model %s has no price in prices.json: cost recorded as 0", usage.model)
+        return 0
+
+
+async def run(task: RunStep, started_at: datetime, models: Models) -> StepCompleted | StepFailed:
+    """Classify the ticket of one step task with the step's backend: no broker."""
     ticket = task.inputs.get("ticket")
     envelope = {
         "execution_id": task.execution_id,
@@ -49,7 +74,18 @@ def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
             error="input 'ticket' must be a non-empty string",
             **envelope,
         )
-    result, usage = classify(ticket)
+    choice = task.step.model or ModelChoice()
+    if (choice.backend or models.backend) == "openai":
+        result, usage = await classify_with_openai(
+            models.client,
+            models.endpoint,
+            ticket,
+            choice.model or models.model,
+            choice.system_prompt,
+            models.answer_attempts,
+        )
+    else:
+        result, usage = classify(ticket)
     now = datetime.now(UTC)
     return StepCompleted(
         event_id=f"{task.event_id}:completed",
@@ -63,13 +99,13 @@ def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
             "confidence": result.confidence,
         },
         usage=usage,
-        cost_usd_micros=price_catalogue().cost_usd_micros(usage),
+        cost_usd_micros=cost_of(usage),
         **envelope,
     )
 
 
 async def run_with_retries(
-    step: Callable[[RunStep, datetime], StepCompleted | StepFailed],
+    step: Callable[[RunStep, datetime], Awaitable[StepCompleted | StepFailed]],
     task: RunStep,
     started_at: datetime,
     attempts: int,
@@ -80,7 +116,7 @@ async def run_with_retries(
     delay = first_delay_s
     for attempt in range(1, attempts + 1):
         try:
-            return step(task, started_at)
+            return await step(task, started_at)
         except Exception as exc:  # any failure of the model is the step's failure
             if attempt == attempts:
                 now = datetime.now(UTC)
@@ -111,6 +147,19 @@ def create_app(settings: Settings) -> AsgiFastStream:
         graceful_timeout=settings.shutdown_timeout_s,
         client_id=f"orchestrate-{AGENT}",
         log_level=logging.DEBUG,
+    )
+
+    client = httpx.AsyncClient()
+    models = Models(
+        backend=settings.model_backend,
+        model=settings.openai_model,
+        endpoint=Endpoint(
+            settings.openai_base_url,
+            settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            settings.openai_timeout_s,
+        ),
+        client=client,
+        answer_attempts=settings.openai_answer_attempts,
     )
 
     # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by
@@ -149,7 +198,9 @@ def create_app(settings: Settings) -> AsgiFastStream:
             agent=AGENT,
         )
         await broker.publish(encode(started), topics.execution_events, key=key)
-        outcome = await run_with_retries(run, task, started_at, settings.step_max_attempts)
+        outcome = await run_with_retries(
+            partial(run, models=models), task, started_at, settings.step_max_attempts
+        )
         await broker.publish(encode(outcome), topics.execution_events, key=key)
 
     @get
@@ -162,4 +213,11 @@ def create_app(settings: Settings) -> AsgiFastStream:
             return AsgiResponse(b'{"status": "ready"}', 200)
         return AsgiResponse(b'{"status": "not_ready", "broker": false}', 503)
 
-    return AsgiFastStream(broker, asgi_routes=[("/healthz", liveness), ("/readyz", readiness)])
+    async def after_shutdown() -> None:
+        await client.aclose()
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/healthz", liveness), ("/readyz", readiness)],
+        after_shutdown=[after_shutdown],
+    )

@@ -2,9 +2,12 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
+import httpx
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
@@ -18,13 +21,16 @@ from orchestrate_contracts.messages import (
     StepFailed,
     StepStarted,
     Undecodable,
+    Usage,
     decode_run_step,
     encode,
 )
 from orchestrate_contracts.pricing import price_catalogue
 from orchestrate_contracts.topics import Topics, message_key
+from orchestrate_contracts.workflow import ModelChoice
 
 from .model import Draft, Outcome, write_reply
+from .openai_backend import Endpoint, write_with_openai
 from .settings import Settings
 
 AGENT = "responder"
@@ -65,9 +71,38 @@ def draft_from(task: RunStep) -> Draft:
     )
 
 
-def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
-    """Draft the reply for one step task: plain logic, no broker."""
-    reply, usage = write_reply(draft_from(task))
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The backends a step may call, and the defaults a workflow step may override."""
+
+    backend: str
+    model: str
+    endpoint: Endpoint
+    client: httpx.AsyncClient
+
+
+def cost_of(usage: Usage) -> int:
+    try:
+        return price_catalogue().cost_usd_micros(usage)
+    except KeyError:
+        log.warning("model %s has no price in prices.json: cost recorded as 0", usage.model)
+        return 0
+
+
+async def run(task: RunStep, started_at: datetime, models: Models) -> StepCompleted | StepFailed:
+    """Draft the reply for one step task with the step's backend: no broker."""
+    draft = draft_from(task)
+    choice = task.step.model or ModelChoice()
+    if (choice.backend or models.backend) == "openai":
+        reply, usage = await write_with_openai(
+            models.client,
+            models.endpoint,
+            draft,
+            choice.model or models.model,
+            choice.system_prompt,
+        )
+    else:
+        reply, usage = write_reply(draft)
     now = datetime.now(UTC)
     return StepCompleted(
         event_id=f"{task.event_id}:completed",
@@ -80,12 +115,12 @@ def run(task: RunStep, started_at: datetime) -> StepCompleted | StepFailed:
         started_at=started_at,
         completed_at=now,
         usage=usage,
-        cost_usd_micros=price_catalogue().cost_usd_micros(usage),
+        cost_usd_micros=cost_of(usage),
     )
 
 
 async def run_with_retries(
-    step: Callable[[RunStep, datetime], StepCompleted | StepFailed],
+    step: Callable[[RunStep, datetime], Awaitable[StepCompleted | StepFailed]],
     task: RunStep,
     started_at: datetime,
     attempts: int,
@@ -96,7 +131,7 @@ async def run_with_retries(
     delay = first_delay_s
     for attempt in range(1, attempts + 1):
         try:
-            return step(task, started_at)
+            return await step(task, started_at)
         except Exception as exc:  # any failure of the model is the step's failure
             if attempt == attempts:
                 now = datetime.now(UTC)
@@ -127,6 +162,18 @@ def create_app(settings: Settings) -> AsgiFastStream:
         graceful_timeout=settings.shutdown_timeout_s,
         client_id=f"orchestrate-{AGENT}",
         log_level=logging.DEBUG,
+    )
+
+    client = httpx.AsyncClient()
+    models = Models(
+        backend=settings.model_backend,
+        model=settings.openai_model,
+        endpoint=Endpoint(
+            settings.openai_base_url,
+            settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            settings.openai_timeout_s,
+        ),
+        client=client,
     )
 
     # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by
@@ -165,7 +212,9 @@ def create_app(settings: Settings) -> AsgiFastStream:
             agent=AGENT,
         )
         await broker.publish(encode(started), topics.execution_events, key=key)
-        outcome = await run_with_retries(run, task, started_at, settings.step_max_attempts)
+        outcome = await run_with_retries(
+            partial(run, models=models), task, started_at, settings.step_max_attempts
+        )
         await broker.publish(encode(outcome), topics.execution_events, key=key)
 
     @get
@@ -178,4 +227,11 @@ def create_app(settings: Settings) -> AsgiFastStream:
             return AsgiResponse(b'{"status": "ready"}', 200)
         return AsgiResponse(b'{"status": "not_ready", "broker": false}', 503)
 
-    return AsgiFastStream(broker, asgi_routes=[("/healthz", liveness), ("/readyz", readiness)])
+    async def after_shutdown() -> None:
+        await client.aclose()
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/healthz", liveness), ("/readyz", readiness)],
+        after_shutdown=[after_shutdown],
+    )

@@ -1,3 +1,6 @@
+from typing import Literal
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +19,13 @@ class Settings(BaseSettings):
     # Liveness (/healthz) and readiness (/readyz) over HTTP.
     health_host: str = "127.0.0.1"
     responder_health_port: int = 8083
+    # The model backend: "builtin" (offline, the default) or "openai" (any
+    # OpenAI-compatible chat-completions endpoint); a workflow step may choose its own.
+    model_backend: Literal["builtin", "openai"] = "builtin"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = 60.0
     # A failing model call is tried this often (backoff 0.5 s, 1 s, ...) before the
     # step is recorded as failed.
     step_max_attempts: int = 3
