@@ -33,7 +33,7 @@ CONTRACT_FIELDS = {
 # Documented extras (README, "Execution document").
 EXTRA_FIELDS = {"error"}
 STEP_FIELDS = {"id", "agent", "status", "output", "duration_ms"}
-STEP_EXTRA_FIELDS = {"started_at", "completed_at", "cost", "error"}
+STEP_EXTRA_FIELDS = {"started_at", "completed_at", "cost", "usage", "error"}
 
 
 def auth(key: str) -> dict[str, str]:
@@ -143,6 +143,10 @@ async def test_the_triage_scenario_with_approval(api: httpx.AsyncClient, keys: K
     assert done["created_at"] <= done["completed_at"]
     check_cost(done)
     assert step_2["cost"] == {"usd": 0.0, "inr": 0.0}  # a person's decision costs nothing
+    assert step_2["usage"] is None
+    assert step_1["usage"]["model"] == "builtin-classifier-v1"
+    assert step_1["usage"]["input_tokens"] == 21  # the seed ticket in o200k_base tokens
+    assert step_3["usage"]["output_tokens"] > 50
     MEASUREMENTS.append(
         f"triage e2e: POST -> awaiting_approval {to_parked * 1000:.0f} ms; "
         f"approve -> completed {to_completed * 1000:.0f} ms"

