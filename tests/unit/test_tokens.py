@@ -25,3 +25,12 @@ def test_usage_of_the_seed_ticket() -> None:
     )
     assert usage.input_tokens == responder_tokens(ticket) + responder_tokens("fine")
     assert usage.output_tokens == responder_tokens(reply)
+
+
+@pytest.mark.parametrize("count", [classifier_tokens, responder_tokens])
+def test_special_token_text_in_a_ticket_is_plain_text(count) -> None:
+    # A customer may paste anything; "<|endoftext|>" in a ticket is characters, not a
+    # control token, and must not fail the step.
+    assert count("see <|endoftext|> here") > count("see  here")
+    _, usage = classify("Refund please <|endoftext|> order #123")
+    assert usage.input_tokens > 0

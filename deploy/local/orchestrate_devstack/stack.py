@@ -42,7 +42,12 @@ class Wiring:
     # A local single-node broker needs no long failure detection: groups form in ~1 s.
     kafka_session_timeout_ms: int = 3_000
     kafka_heartbeat_interval_ms: int = 300
-    kafka_fetch_max_wait_ms: int = 10
+    # Tansu answers a fetch of an idle partition only when this wait is over (Kafka
+    # answers as soon as records arrive), so it bounds the latency of an idle system;
+    # shorter waits make idle consumers poll the broker more often.
+    kafka_fetch_max_wait_ms: int = 50
+    # How long a consumer's idle poll waits before the next (a busy one never waits).
+    kafka_batch_timeout_ms: int = 20
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,6 +88,7 @@ class Wiring:
                 "KAFKA_SESSION_TIMEOUT_MS": str(self.kafka_session_timeout_ms),
                 "KAFKA_HEARTBEAT_INTERVAL_MS": str(self.kafka_heartbeat_interval_ms),
                 "KAFKA_FETCH_MAX_WAIT_MS": str(self.kafka_fetch_max_wait_ms),
+                "KAFKA_BATCH_TIMEOUT_MS": str(self.kafka_batch_timeout_ms),
             }
             | {name: f"{self.topic_prefix}orchestrate-{group}" for name, group in groups.items()}
             | self.extra

@@ -3,17 +3,19 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
 import httpx
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.lanes import Coalesced, handle_in_lanes
 from orchestrate_contracts.messages import (
     RunStep,
     StepCompleted,
@@ -28,12 +30,16 @@ from orchestrate_contracts.pricing import price_catalogue
 from orchestrate_contracts.topics import Topics, message_key
 from orchestrate_contracts.workflow import ModelChoice
 
-from .model import classify
+from .model import Classification, classify_many
 from .openai_backend import Endpoint, classify_with_openai
 from .settings import Settings
 
 AGENT = "classifier"
 log = logging.getLogger(__name__)
+
+
+async def classify_batch(tickets: list[str]) -> list[tuple[Classification, Usage]]:
+    return classify_many(tickets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,10 @@ class Models:
     endpoint: Endpoint
     client: httpx.AsyncClient
     answer_attempts: int
+    # The built-in model, classifying the tickets of concurrent steps in one pass.
+    builtin: Coalesced[str, tuple[Classification, Usage]] = field(
+        default_factory=lambda: Coalesced(classify_batch)
+    )
 
 
 def cost_of(usage: Usage) -> int:
@@ -85,7 +95,7 @@ async def run(task: RunStep, started_at: datetime, models: Models) -> StepComple
             models.answer_attempts,
         )
     else:
-        result, usage = classify(ticket)
+        result, usage = await models.builtin.add(ticket)
     now = datetime.now(UTC)
     return StepCompleted(
         event_id=f"{task.event_id}:completed",
@@ -162,26 +172,32 @@ def create_app(settings: Settings) -> AsgiFastStream:
         answer_attempts=settings.openai_answer_attempts,
     )
 
-    # NACK_ON_ERROR: the offset is committed only after the events are acknowledged by
-    # the broker; an unexpected failure rewinds to the message (at-least-once).
+    # A poll's tasks run together, each execution's in order (lanes.py); the batch is
+    # committed once all their events are acknowledged by the broker, and an
+    # unexpected failure rewinds it (at-least-once).
     @broker.subscriber(
         source,
         group_id=group,
+        batch=True,
+        max_records=settings.kafka_batch_max_records,
+        batch_timeout_ms=settings.kafka_batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    async def on_task(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
+    async def on_tasks(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await handle_in_lanes(raw if isinstance(raw, tuple) else (raw,), on_task)
+
+    async def on_task(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:
-            task = decode_run_step(message.body)
+            task = decode_run_step(record.value or b"")
         except Undecodable as exc:
             log.warning("dead-lettering %s[%d]@%d", record.topic, record.partition, record.offset)
             await broker.publish(
-                message.body,
+                record.value,
                 topics.dead_letter(source),
                 key=record.key,
                 headers=dead_letter_headers(record, reason=str(exc), consumer_group=group),
@@ -197,11 +213,16 @@ def create_app(settings: Settings) -> AsgiFastStream:
             step_id=task.step.id,
             agent=AGENT,
         )
-        await broker.publish(encode(started), topics.execution_events, key=key)
+        # Not awaited yet: the step runs while the broker acknowledges its start. Both
+        # records go to one partition through one producer, so they stay in order.
+        started_ack = await broker.publish(
+            encode(started), topics.execution_events, key=key, no_confirm=True
+        )
         outcome = await run_with_retries(
             partial(run, models=models), task, started_at, settings.step_max_attempts
         )
         await broker.publish(encode(outcome), topics.execution_events, key=key)
+        await started_ack
 
     @get
     async def liveness(_: object) -> AsgiResponse:

@@ -15,7 +15,11 @@ class Settings(BaseSettings):
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = 500
+    # A poll hands the agent up to this many tasks, run concurrently per execution;
+    # an idle poll waits this long before the next.
+    kafka_batch_max_records: int = 200
+    kafka_batch_timeout_ms: int = 20
     # Liveness (/healthz) and readiness (/readyz) over HTTP.
     health_host: str = "127.0.0.1"
     classifier_health_port: int = 8081

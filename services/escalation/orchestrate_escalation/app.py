@@ -12,12 +12,13 @@ from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.lanes import handle_in_lanes
 from orchestrate_contracts.messages import (
     StepAwaitingApproval,
     StepCompleted,
@@ -34,6 +35,11 @@ from .settings import Settings
 
 AGENT = "escalation"
 log = logging.getLogger(__name__)
+
+
+def records_of(message: KafkaMessage) -> "tuple[ConsumerRecord[bytes, bytes], ...]":
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
 
 
 def create_app(settings: Settings) -> AsgiFastStream:
@@ -54,11 +60,16 @@ def create_app(settings: Settings) -> AsgiFastStream:
     )
     lot = ParkingLot(mongo[settings.escalation_db]["parked_steps"])
 
-    def subscriber(topic: str, group: str) -> "DefaultSubscriber":
+    def subscriber(topic: str, group: str) -> "BatchSubscriber":
         return broker.subscriber(
             topic,
             group_id=group,
-            # Commit only after the parking write and the events are done (at-least-once).
+            # A poll's records are handled together, each execution's in order
+            # (lanes.py), and committed once after the parking writes and the events
+            # are done; a failure rewinds the batch (at-least-once).
+            batch=True,
+            max_records=settings.kafka_batch_max_records,
+            batch_timeout_ms=settings.kafka_batch_timeout_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             session_timeout_ms=settings.kafka_session_timeout_ms,
@@ -79,11 +90,16 @@ def create_app(settings: Settings) -> AsgiFastStream:
         )
 
     @subscriber(tasks_topic, group)
-    async def on_task(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
+    async def on_tasks(message: KafkaMessage) -> None:
+        await handle_in_lanes(records_of(message), on_task)
+
+    @subscriber(topics.approval_decisions, settings.escalation_decisions_group)
+    async def on_decisions(message: KafkaMessage) -> None:
+        await handle_in_lanes(records_of(message), on_decision)
+
+    async def on_task(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:
-            task = decode_run_step(message.body)
+            task = decode_run_step(record.value or b"")
         except Undecodable as exc:
             await dead_letter(record, group, str(exc))
             return
@@ -127,12 +143,9 @@ def create_app(settings: Settings) -> AsgiFastStream:
             task.execution_id,
         )
 
-    @subscriber(topics.approval_decisions, settings.escalation_decisions_group)
-    async def on_decision(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
+    async def on_decision(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:
-            command = decode_decide_approval(message.body)
+            command = decode_decide_approval(record.value or b"")
         except Undecodable as exc:
             await dead_letter(record, settings.escalation_decisions_group, str(exc))
             return

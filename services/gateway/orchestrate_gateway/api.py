@@ -175,19 +175,24 @@ def build_router(
     async def approve(execution_id: str, body: ApproveBody, key: Caller) -> DecisionAccepted:
         """Approve or reject the step that waits for a person. The first decision wins."""
         doc = await stores.executions.get(key.tenant_id, execution_id)
-        if doc is None:
-            raise ExecutionNotFound(f"no execution {execution_id}")
-        parked = next((s for s in doc.steps if s.status == "awaiting_approval"), None)
+        steps = doc.steps if doc is not None else []
+        parked = next((s.id for s in steps if s.status == "awaiting_approval"), None)
         if parked is None:
+            # The document may trail the parking by a moment: a client that reacts to
+            # StepAwaitingApproval on Kafka can ask before the ledger shows it.
+            parked = await stores.parked.pending_step(key.tenant_id, execution_id)
+        if parked is None:
+            if doc is None:
+                raise ExecutionNotFound(f"no execution {execution_id}")
             raise NotAwaitingApproval(f"execution {execution_id} is {doc.status}")
         now = datetime.now(UTC)
         decided_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
         command = DecideApproval(
-            event_id=f"{execution_id}:{parked.id}:decision",
+            event_id=f"{execution_id}:{parked}:decision",
             execution_id=execution_id,
             tenant_id=key.tenant_id,
             occurred_at=decided_at,
-            step_id=parked.id,
+            step_id=parked,
             approved=body.approved,
             notes=body.notes,
             decided_by=key.owner_email,
@@ -202,7 +207,7 @@ def build_router(
             log.exception("decision on %s not published yet; the reconciler will", execution_id)
         return DecisionAccepted(
             execution_id=execution_id,
-            step_id=parked.id,
+            step_id=parked,
             approved=body.approved,
             approved_by=key.owner_email,
             notes=body.notes,

@@ -17,11 +17,12 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from orchestrate_contracts.deadletter import dead_letter_headers
+from orchestrate_contracts.lanes import handle_in_lanes
 from orchestrate_contracts.messages import (
     StepCompleted,
     StepFailed,
@@ -40,6 +41,11 @@ from .settings import Settings
 from .stores import Stores, shipped_workflows
 
 log = logging.getLogger(__name__)
+
+
+def records_of(message: KafkaMessage) -> "tuple[ConsumerRecord[bytes, bytes], ...]":
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
 
 
 class KafkaPublisher:
@@ -65,15 +71,24 @@ def create_app(settings: Settings) -> FastAPI:
         serverSelectionTimeoutMS=settings.mongo_timeout_ms,
     )
     stale_after = timedelta(seconds=settings.stale_after_s)
-    stores = Stores(mongo[settings.gateway_db], mongo[settings.ledger_db], stale_after)
+    stores = Stores(
+        mongo[settings.gateway_db],
+        mongo[settings.ledger_db],
+        mongo[settings.escalation_db],
+        stale_after,
+    )
     publisher = KafkaPublisher(broker)
     engine = Engine(stores.workflows, stores.runs, publisher, topics, settings.usd_inr_rate)
 
-    def subscriber(topic: str, group: str) -> "DefaultSubscriber":
+    def subscriber(topic: str, group: str) -> "BatchSubscriber":
         return broker.subscriber(
             topic,
             group_id=group,
-            # Commit only after the effects are done; failures rewind (at-least-once).
+            # A poll's records are handled together (lanes.py) and committed once,
+            # after all their effects are done; a failure rewinds (at-least-once).
+            batch=True,
+            max_records=settings.kafka_batch_max_records,
+            batch_timeout_ms=settings.kafka_batch_timeout_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             session_timeout_ms=settings.kafka_session_timeout_ms,
@@ -91,11 +106,16 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @subscriber(topics.execution_requests, settings.ingress_group)
-    async def on_request(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
+    async def on_requests(message: KafkaMessage) -> None:
+        await handle_in_lanes(records_of(message), on_request)
+
+    @subscriber(topics.execution_events, settings.engine_group)
+    async def on_events(message: KafkaMessage) -> None:
+        await handle_in_lanes(records_of(message), on_event)
+
+    async def on_request(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:
-            request = decode_start_execution(message.body)
+            request = decode_start_execution(record.value or b"")
         except Undecodable as exc:
             await dead_letter(record, settings.ingress_group, str(exc))
             return
@@ -116,12 +136,9 @@ def create_app(settings: Settings) -> FastAPI:
             reason = f"{exc.code}: {exc.message}" + (f" {exc.details}" if exc.details else "")
             await dead_letter(record, settings.ingress_group, reason)
 
-    @subscriber(topics.execution_events, settings.engine_group)
-    async def on_event(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
+    async def on_event(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:
-            event = decode_execution_event(message.body)
+            event = decode_execution_event(record.value or b"")
         except Undecodable as exc:
             await dead_letter(record, settings.engine_group, str(exc))
             return

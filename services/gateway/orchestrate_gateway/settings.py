@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     gateway_db: str = "orchestrate_gateway"
     # The ledger's database, whose execution documents GET serves.
     ledger_db: str = "orchestrate_ledger"
+    # The escalation service's database: approvals check its parked steps.
+    escalation_db: str = "orchestrate_escalation"
     engine_group: str = "orchestrate-engine"
     ingress_group: str = "orchestrate-ingress"
     host: str = "127.0.0.1"
@@ -35,7 +37,11 @@ class Settings(BaseSettings):
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = 500
+    # A poll hands the engine up to this many records, handled concurrently per
+    # execution; an idle poll waits this long before the next.
+    kafka_batch_max_records: int = 200
+    kafka_batch_timeout_ms: int = 20
     # On SIGTERM: stop taking messages, finish those in hand, commit, exit within this.
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"

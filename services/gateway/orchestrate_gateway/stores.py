@@ -3,19 +3,23 @@ and (read-only) the ledger's execution documents."""
 
 import contextlib
 import hashlib
+import re
 import secrets
 import string
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from importlib.resources import files
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from pymongo import ReturnDocument
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from orchestrate_contracts.documents import ExecutionDocument
+from orchestrate_contracts.lanes import Coalesced
 from orchestrate_contracts.messages import DecideApproval, Output
 from orchestrate_contracts.workflow import WorkflowDefinition
 
@@ -44,8 +48,12 @@ def shipped_workflows() -> list[WorkflowDefinition]:
 
 
 class WorkflowRegistry:
-    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+    def __init__(self, collection: AsyncCollection[Raw], cache_s: float = 5.0) -> None:
         self._collection = collection
+        # Starts read their workflow from memory: an operator's edit applies to the
+        # executions started `cache_s` later (each snapshots its definition).
+        self._cache_s = cache_s
+        self._cached: dict[str, tuple[float, WorkflowDefinition]] = {}
 
     async def seed(self, workflows: list[WorkflowDefinition]) -> None:
         """Install shipped workflows; a stored definition of the same or a newer
@@ -59,10 +67,16 @@ class WorkflowRegistry:
                 )
 
     async def get(self, workflow_id: str) -> WorkflowDefinition:
+        now = time.monotonic()
+        cached = self._cached.get(workflow_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         raw = await self._collection.find_one({"_id": workflow_id})
         if raw is None:
             raise WorkflowNotFound(f"no workflow {workflow_id}")
-        return WorkflowDefinition.model_validate(raw["definition"])
+        workflow = WorkflowDefinition.model_validate(raw["definition"])
+        self._cached[workflow_id] = (now + self._cache_s, workflow)
+        return workflow
 
     async def list(self) -> list[WorkflowDefinition]:
         cursor = self._collection.find({}).sort("_id", 1)
@@ -162,6 +176,10 @@ class RunStore:
     def __init__(self, collection: AsyncCollection[Raw], stale_after: timedelta) -> None:
         self._collection = collection
         self._stale_after = stale_after
+        self._creates = Coalesced(self._create_many)
+        self._outputs = Coalesced(self._record_outputs)
+        self._launched = Coalesced(partial(self._set_flag, "launched"))
+        self._ended = Coalesced(partial(self._set_flag, "ended"))
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index([("launched", 1), ("created_at", 1)])
@@ -176,7 +194,6 @@ class RunStore:
         usd_inr_rate: Decimal,
     ) -> Run:
         """Create the run once; a repeated start returns the run as first created."""
-        now = _now_ms()
         fresh = Run(
             id=execution_id,
             tenant_id=tenant_id,
@@ -184,45 +201,74 @@ class RunStore:
             inputs=inputs,
             requested_by=requested_by,
             usd_inr_rate=str(usd_inr_rate),
-            created_at=now,
+            created_at=_now_ms(),
         )
-        raw = await self._collection.find_one_and_update(
-            {"_id": execution_id},
-            {
-                "$setOnInsert": fresh.model_dump(by_alias=True, mode="json", exclude={"id"})
-                | {"created_at": fresh.created_at}
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return Run.model_validate(raw)
+        return await self._creates.add(fresh)
+
+    async def _create_many(self, runs: list[Run]) -> list[Run]:
+        inserts = [
+            UpdateOne(
+                {"_id": run.id},
+                {
+                    "$setOnInsert": run.model_dump(by_alias=True, mode="json", exclude={"id"})
+                    | {"created_at": run.created_at}
+                },
+                upsert=True,
+            )
+            for run in runs
+        ]
+        try:
+            await self._collection.bulk_write(inserts, ordered=False)
+        except BulkWriteError as exc:
+            # Two instances upserting one id race; the loser's run exists all the same.
+            if any(error["code"] != 11000 for error in exc.details["writeErrors"]):
+                raise
+        stored = await self._find_many([run.id for run in runs])
+        return [stored[run.id] for run in runs]
 
     async def record_output(self, execution_id: str, step_id: str, output: Output) -> Run | None:
         """Keep the first output a step reported; later copies change nothing."""
-        path = f"outputs.{step_id}"
-        raw = await self._collection.find_one_and_update(
-            {"_id": execution_id},
-            [
-                {
-                    "$set": {
-                        # $literal: outputs are data and must never be read as operators.
-                        path: {"$ifNull": [f"${path}", {"$literal": output}]},
+        return await self._outputs.add((execution_id, step_id, output))
+
+    async def _record_outputs(self, items: list[tuple[str, str, Output]]) -> list[Run | None]:
+        updates = [
+            UpdateOne(
+                {"_id": execution_id},
+                [
+                    {
+                        "$set": {
+                            # $literal: outputs are data and must never be read as operators.
+                            f"outputs.{step_id}": {
+                                "$ifNull": [f"$outputs.{step_id}", {"$literal": output}]
+                            },
+                        }
                     }
-                }
-            ],
-            return_document=ReturnDocument.AFTER,
-        )
-        return Run.model_validate(raw) if raw else None
+                ],
+            )
+            for execution_id, step_id, output in items
+        ]
+        # In order: of two copies of one step's output in a batch, the first wins.
+        await self._collection.bulk_write(updates, ordered=True)
+        stored = await self._find_many([execution_id for execution_id, _, _ in items])
+        return [stored.get(execution_id) for execution_id, _, _ in items]
+
+    async def _find_many(self, execution_ids: list[str]) -> dict[str, Run]:
+        cursor = self._collection.find({"_id": {"$in": execution_ids}})
+        return {str(raw["_id"]): Run.model_validate(raw) async for raw in cursor}
+
+    async def _set_flag(self, flag: str, execution_ids: list[str]) -> list[None]:
+        await self._collection.update_many({"_id": {"$in": execution_ids}}, {"$set": {flag: True}})
+        return [None] * len(execution_ids)
 
     async def get(self, execution_id: str) -> Run | None:
         raw = await self._collection.find_one({"_id": execution_id})
         return Run.model_validate(raw) if raw else None
 
     async def mark_ended(self, execution_id: str) -> None:
-        await self._collection.update_one({"_id": execution_id}, {"$set": {"ended": True}})
+        await self._ended.add(execution_id)
 
     async def mark_launched(self, execution_id: str) -> None:
-        await self._collection.update_one({"_id": execution_id}, {"$set": {"launched": True}})
+        await self._launched.add(execution_id)
 
     async def unlaunched(self, limit: int) -> list[Run]:
         """Runs created a while ago whose start a crash may have kept from the broker."""
@@ -288,15 +334,44 @@ class ExecutionReader:
         return ExecutionDocument.model_validate(raw) if raw else None
 
 
+# --- Parked steps (the escalation service's parking lot, read-only) ---------------
+
+
+class ParkedReader:
+    """Which step of an execution the escalation service has parked. The service parks
+    a step before it announces StepAwaitingApproval, so this is current at once, while
+    the ledger's document follows a moment later."""
+
+    def __init__(self, collection: AsyncCollection[Raw]) -> None:
+        self._collection = collection
+
+    async def pending_step(self, tenant_id: str, execution_id: str) -> str | None:
+        # Parking ids are "<execution id>:<step id>": an anchored prefix uses the _id index.
+        raw = await self._collection.find_one(
+            {
+                "_id": {"$regex": f"^{re.escape(execution_id)}:"},
+                "tenant_id": tenant_id,
+                "status": "pending",
+            },
+            projection={"step_id": True},
+        )
+        return str(raw["step_id"]) if raw else None
+
+
 class Stores:
     def __init__(
-        self, gateway_db: AsyncDatabase[Raw], ledger_db: AsyncDatabase[Raw], stale_after: timedelta
+        self,
+        gateway_db: AsyncDatabase[Raw],
+        ledger_db: AsyncDatabase[Raw],
+        escalation_db: AsyncDatabase[Raw],
+        stale_after: timedelta,
     ) -> None:
         self.workflows = WorkflowRegistry(gateway_db["workflows"])
         self.keys = KeyStore(gateway_db["api_keys"])
         self.runs = RunStore(gateway_db["runs"], stale_after)
         self.decisions = DecisionStore(gateway_db["approval_decisions"])
         self.executions = ExecutionReader(ledger_db["executions"])
+        self.parked = ParkedReader(escalation_db["parked_steps"])
 
     async def ensure_indexes(self) -> None:
         await self.keys.ensure_indexes()

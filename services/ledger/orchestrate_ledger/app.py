@@ -55,8 +55,8 @@ def create_app(settings: Settings) -> AsgiFastStream:
     @broker.subscriber(
         source,
         batch=True,
-        max_records=settings.ledger_batch_max_records,
-        batch_timeout_ms=settings.ledger_batch_timeout_ms,
+        max_records=settings.kafka_batch_max_records,
+        batch_timeout_ms=settings.kafka_batch_timeout_ms,
         group_id=group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",

@@ -14,12 +14,12 @@ class Settings(BaseSettings):
     mongo_timeout_ms: int = 5_000
     ledger_db: str = "orchestrate_ledger"
     # A poll returns up to this many events, projected with one read and one write.
-    ledger_batch_max_records: int = 500
-    ledger_batch_timeout_ms: int = 20
+    kafka_batch_max_records: int = 500
+    kafka_batch_timeout_ms: int = 20
     # Kafka's defaults; a local single-node broker can use far lower values.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = 500
     # Liveness (/healthz) and readiness (/readyz) over HTTP.
     health_host: str = "127.0.0.1"
     ledger_health_port: int = 8084

@@ -121,7 +121,9 @@ def warm_up() -> None:
 
 def count_tokens(text: str) -> int:
     """Tokens as GPT-4o counts them, the unit the built-in models are priced in."""
-    return len(_encoding().encode(text))
+    # encode_ordinary: a ticket that quotes a special token such as <|endoftext|> is
+    # text like any other, not a reason to fail the step.
+    return len(_encoding().encode_ordinary(text))
 
 
 def write_reply(draft: Draft) -> tuple[str, Usage]:
