@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-libs run test test-unit test-integration test-e2e eval lint format clean
+.PHONY: help setup system-libs run test test-unit test-integration test-e2e bench bench-soak eval lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ test-integration: $(STAMP) ## Run the integration tests only
 test-e2e: $(STAMP) ## Run the end-to-end tests only
 	$(BIN)/python -m pytest tests/e2e
 
+bench: $(STAMP) ## Benchmark the whole system: throughput, latency, CPU, memory (docs/PERFORMANCE.md)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+bench-soak: $(STAMP) ## The benchmark plus a 10-minute soak: memory growth, lost executions
+	$(BIN)/python -m tests.bench --soak-minutes 10 $(BENCH_ARGS)
+
 eval: $(STAMP) ## Train the classifier on its train split, report held-out metrics
 	$(BIN)/python -m orchestrate_classifier.evaluate
 
@@ -59,5 +65,5 @@ format: $(STAMP) ## Format and autofix with ruff
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the virtualenv, local state and caches
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run .bench .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

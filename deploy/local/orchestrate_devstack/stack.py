@@ -45,7 +45,7 @@ class Wiring:
     # Tansu answers a fetch of an idle partition only when this wait is over (Kafka
     # answers as soon as records arrive), so it bounds the latency of an idle system;
     # shorter waits make idle consumers poll the broker more often.
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = 100
     # How long a consumer's idle poll waits before the next (a busy one never waits).
     kafka_batch_timeout_ms: int = 20
     extra: dict[str, str] = field(default_factory=dict)

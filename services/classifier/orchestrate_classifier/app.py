@@ -155,6 +155,7 @@ def create_app(settings: Settings) -> AsgiFastStream:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         graceful_timeout=settings.shutdown_timeout_s,
+        linger_ms=settings.kafka_linger_ms,
         client_id=f"orchestrate-{AGENT}",
         log_level=logging.DEBUG,
     )

@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> AsgiFastStream:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         graceful_timeout=settings.shutdown_timeout_s,
+        linger_ms=settings.kafka_linger_ms,
         client_id="orchestrate-escalation",
         log_level=logging.DEBUG,
     )

@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         graceful_timeout=settings.shutdown_timeout_s,
+        linger_ms=settings.kafka_linger_ms,
         client_id="orchestrate-gateway",
         log_level=logging.DEBUG,
     )

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_fetch_max_wait_ms: int = 500
+    # A producer sends the records of this window in one request (Kafka 4's default):
+    # far fewer requests for the broker under load, at most this much added latency.
+    kafka_linger_ms: int = 5
     # A poll hands the engine up to this many records, handled concurrently per
     # execution; an idle poll waits this long before the next.
     kafka_batch_max_records: int = 200

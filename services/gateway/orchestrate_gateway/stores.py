@@ -13,7 +13,7 @@ from functools import partial
 from importlib.resources import files
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -109,6 +109,8 @@ def hash_key(token: str) -> str:
 class KeyStore:
     def __init__(self, collection: AsyncCollection[Raw]) -> None:
         self._collection = collection
+        # Every request looks its key up; concurrent requests share one query.
+        self._lookups = Coalesced(self._find_many)
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index("hash", unique=True)
@@ -139,8 +141,12 @@ class KeyStore:
     async def find(self, token: str) -> ApiKey | None:
         if not token.startswith(KEY_PREFIXES):
             return None
-        raw = await self._collection.find_one({"hash": hash_key(token), "revoked_at": None})
-        return ApiKey.model_validate(raw) if raw else None
+        return await self._lookups.add(hash_key(token))
+
+    async def _find_many(self, hashes: list[str]) -> list[ApiKey | None]:
+        cursor = self._collection.find({"hash": {"$in": hashes}, "revoked_at": None})
+        found = {str(raw["hash"]): ApiKey.model_validate(raw) async for raw in cursor}
+        return [found.get(h) for h in hashes]
 
     async def revoke(self, key_id: str) -> bool:
         result = await self._collection.update_one(
@@ -206,17 +212,21 @@ class RunStore:
         return await self._creates.add(fresh)
 
     async def _create_many(self, runs: list[Run]) -> list[Run]:
-        inserts = [
-            UpdateOne(
-                {"_id": run.id},
-                {
-                    "$setOnInsert": run.model_dump(by_alias=True, mode="json", exclude={"id"})
-                    | {"created_at": run.created_at}
-                },
+        def insert(run: Run) -> Raw:
+            return {
+                "$setOnInsert": run.model_dump(by_alias=True, mode="json", exclude={"id"})
+                | {"created_at": run.created_at}
+            }
+
+        if len(runs) == 1:  # one round trip instead of a write and a read
+            raw = await self._collection.find_one_and_update(
+                {"_id": runs[0].id},
+                insert(runs[0]),
                 upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
-            for run in runs
-        ]
+            return [Run.model_validate(raw)]
+        inserts = [UpdateOne({"_id": run.id}, insert(run), upsert=True) for run in runs]
         try:
             await self._collection.bulk_write(inserts, ordered=False)
         except BulkWriteError as exc:
@@ -231,20 +241,21 @@ class RunStore:
         return await self._outputs.add((execution_id, step_id, output))
 
     async def _record_outputs(self, items: list[tuple[str, str, Output]]) -> list[Run | None]:
-        updates = [
-            UpdateOne(
+        def keep_first(step_id: str, output: Output) -> list[Raw]:
+            path = f"outputs.{step_id}"
+            # $literal: outputs are data and must never be read as operators.
+            return [{"$set": {path: {"$ifNull": [f"${path}", {"$literal": output}]}}}]
+
+        if len(items) == 1:  # one round trip instead of a write and a read
+            execution_id, step_id, output = items[0]
+            raw = await self._collection.find_one_and_update(
                 {"_id": execution_id},
-                [
-                    {
-                        "$set": {
-                            # $literal: outputs are data and must never be read as operators.
-                            f"outputs.{step_id}": {
-                                "$ifNull": [f"$outputs.{step_id}", {"$literal": output}]
-                            },
-                        }
-                    }
-                ],
+                keep_first(step_id, output),
+                return_document=ReturnDocument.AFTER,
             )
+            return [Run.model_validate(raw) if raw else None]
+        updates = [
+            UpdateOne({"_id": execution_id}, keep_first(step_id, output))
             for execution_id, step_id, output in items
         ]
         # In order: of two copies of one step's output in a batch, the first wins.
@@ -327,11 +338,22 @@ class DecisionStore:
 class ExecutionReader:
     def __init__(self, collection: AsyncCollection[Raw]) -> None:
         self._collection = collection
+        # Concurrent reads share one query.
+        self._reads = Coalesced(self._find_many)
 
     async def get(self, tenant_id: str, execution_id: str) -> ExecutionDocument | None:
-        # The tenant is part of the query: another tenant's execution reads as missing.
-        raw = await self._collection.find_one({"_id": execution_id, "tenant_id": tenant_id})
-        return ExecutionDocument.model_validate(raw) if raw else None
+        return await self._reads.add((tenant_id, execution_id))
+
+    async def _find_many(self, keys: list[tuple[str, str]]) -> list[ExecutionDocument | None]:
+        cursor = self._collection.find({"_id": {"$in": [execution_id for _, execution_id in keys]}})
+        found = {str(raw["_id"]): raw async for raw in cursor}
+        docs: list[ExecutionDocument | None] = []
+        for tenant_id, execution_id in keys:
+            raw = found.get(execution_id)
+            # Another tenant's execution reads as missing.
+            match = raw is not None and raw.get("tenant_id") == tenant_id
+            docs.append(ExecutionDocument.model_validate(raw) if match else None)
+        return docs
 
 
 # --- Parked steps (the escalation service's parking lot, read-only) ---------------
