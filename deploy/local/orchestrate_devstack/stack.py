@@ -42,9 +42,10 @@ class Wiring:
     # A local single-node broker needs no long failure detection: groups form in ~1 s.
     kafka_session_timeout_ms: int = 3_000
     kafka_heartbeat_interval_ms: int = 300
-    # Tansu answers a fetch of an idle partition only when this wait is over (Kafka
-    # answers as soon as records arrive), so it bounds the latency of an idle system;
-    # shorter waits make idle consumers poll the broker more often.
+    # Where records arrive after a pause, Tansu answers the waiting fetch some
+    # 0.4 x this wait later (Kafka answers at once), so this bounds a quiet system's
+    # latency per hop; shorter waits cost CPU, as idle consumers poll more often and
+    # Tansu spends ~1 ms of CPU on each request (docs/PERFORMANCE.md).
     kafka_fetch_max_wait_ms: int = 100
     # How long a consumer's idle poll waits before the next (a busy one never waits).
     kafka_batch_timeout_ms: int = 20
