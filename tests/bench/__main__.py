@@ -417,6 +417,8 @@ def run(args: argparse.Namespace) -> int:
                 wiring.mongo_url,
                 count=args.floor_count,
                 fetch_max_wait_ms=wiring.kafka_fetch_max_wait_ms,
+                broker_pid=broker.pid,
+                mongod_pid=mongo.pid,
             )
             print("Load:", flush=True)
             config = _load_config(args, wiring, key, run_dir)

@@ -7,6 +7,10 @@ broker and mongod before any load, so that step overheads can be read against it
 - MongoDB upsert: ``update_one({"_id": i}, {"$set": ...}, upsert=True)`` with
   AsyncMongoClient and the default write concern, ``count`` in sequence.
 
+Both also report the server's own CPU per operation (broker per message sent and
+fetched, mongod per upsert), from /proc: what one request costs the infrastructure,
+which bounds throughput where everything shares a few cores.
+
 A step hop is agent → broker → engine → MongoDB → broker → next agent, so the floor
 per step is 2 Kafka one-way latencies plus 1 upsert (p50 from p50s, p99 from p99s).
 Each measurement runs ``WARMUP`` unmeasured operations first (connections, metadata,
@@ -14,10 +18,12 @@ first allocations).
 """
 
 import asyncio
+import os
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -30,10 +36,17 @@ from .stats import Percentiles, percentiles
 WARMUP = 100
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class Floor:
     kafka_one_way_ms: Percentiles
     mongo_upsert_ms: Percentiles
+    broker_cpu_ms_per_message: float
+    mongod_cpu_ms_per_upsert: float
 
     @property
     def per_step_p50_ms(self) -> float:
@@ -50,7 +63,9 @@ def _summary(samples_ms: list[float]) -> Percentiles:
     return summary
 
 
-async def kafka_one_way(bootstrap: str, count: int, fetch_max_wait_ms: int) -> Percentiles:
+async def kafka_one_way(
+    bootstrap: str, count: int, fetch_max_wait_ms: int, broker_pid: int
+) -> tuple[Percentiles, float]:
     topic = f"bench.floor.{uuid.uuid4().hex[:12]}"
     await create_topics_async(bootstrap, {topic: 1})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
@@ -65,7 +80,10 @@ async def kafka_one_way(bootstrap: str, count: int, fetch_max_wait_ms: int) -> P
     try:
         consumer.assign([TopicPartition(topic, 0)])
         samples: list[float] = []
+        cpu_before = 0.0
         for i in range(WARMUP + count):
+            if i == WARMUP:
+                cpu_before = _cpu_s(broker_pid)
             sent = time.perf_counter()
             await producer.send_and_wait(topic, str(i).encode())
             record = await consumer.getone()
@@ -74,40 +92,70 @@ async def kafka_one_way(bootstrap: str, count: int, fetch_max_wait_ms: int) -> P
                 raise RuntimeError(f"floor topic {topic}: expected {i}, got {record.value!r}")
             if i >= WARMUP:
                 samples.append((received - sent) * 1000)
-        return _summary(samples)
+        return _summary(samples), 1000 * (_cpu_s(broker_pid) - cpu_before) / count
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def mongo_upsert(mongo_url: str, count: int) -> Percentiles:
+async def mongo_upsert(mongo_url: str, count: int, mongod_pid: int) -> tuple[Percentiles, float]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
         collection = client["bench_floor"][f"upserts_{uuid.uuid4().hex[:12]}"]
         samples: list[float] = []
+        cpu_before = 0.0
         for i in range(WARMUP + count):
+            if i == WARMUP:
+                cpu_before = _cpu_s(mongod_pid)
             started = time.perf_counter()
             await collection.update_one(
                 {"_id": i}, {"$set": {"n": i, "at": datetime.now(UTC)}}, upsert=True
             )
             if i >= WARMUP:
                 samples.append((time.perf_counter() - started) * 1000)
+        cpu_ms = 1000 * (_cpu_s(mongod_pid) - cpu_before) / count
         await collection.drop()
-        return _summary(samples)
+        return _summary(samples), cpu_ms
     finally:
         await client.close()
 
 
 async def measure(
-    bootstrap: str, mongo_url: str, *, count: int = 2000, fetch_max_wait_ms: int
+    bootstrap: str,
+    mongo_url: str,
+    *,
+    count: int = 2000,
+    fetch_max_wait_ms: int,
+    broker_pid: int,
+    mongod_pid: int,
 ) -> Floor:
     """Both floors, one after the other (never concurrently: each would slow the other)."""
-    kafka = await kafka_one_way(bootstrap, count, fetch_max_wait_ms)
-    mongo = await mongo_upsert(mongo_url, count)
-    return Floor(kafka_one_way_ms=kafka, mongo_upsert_ms=mongo)
+    kafka, broker_cpu = await kafka_one_way(bootstrap, count, fetch_max_wait_ms, broker_pid)
+    mongo, mongod_cpu = await mongo_upsert(mongo_url, count, mongod_pid)
+    return Floor(
+        kafka_one_way_ms=kafka,
+        mongo_upsert_ms=mongo,
+        broker_cpu_ms_per_message=broker_cpu,
+        mongod_cpu_ms_per_upsert=mongod_cpu,
+    )
 
 
-def run(bootstrap: str, mongo_url: str, *, count: int, fetch_max_wait_ms: int) -> Floor:
+def run(
+    bootstrap: str,
+    mongo_url: str,
+    *,
+    count: int,
+    fetch_max_wait_ms: int,
+    broker_pid: int,
+    mongod_pid: int,
+) -> Floor:
     return asyncio.run(
-        measure(bootstrap, mongo_url, count=count, fetch_max_wait_ms=fetch_max_wait_ms)
+        measure(
+            bootstrap,
+            mongo_url,
+            count=count,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            broker_pid=broker_pid,
+            mongod_pid=mongod_pid,
+        )
     )

@@ -184,6 +184,8 @@ def build(
             "mongo_upsert_ms": asdict(floor.mongo_upsert_ms),
             "per_step_p50_ms": floor.per_step_p50_ms,
             "per_step_p99_ms": floor.per_step_p99_ms,
+            "broker_cpu_ms_per_message": floor.broker_cpu_ms_per_message,
+            "mongod_cpu_ms_per_upsert": floor.mongod_cpu_ms_per_upsert,
         },
         "warmup": _load_figures(phases["warmup"], floor)
         | _process_figures(usage["warmup"], phases["warmup"]["ended_in_window"]),
@@ -390,6 +392,8 @@ def table(results: Mapping[str, Any]) -> str:
         f"Floor: Kafka one-way p50 {floor['kafka_one_way_ms']['p50']:.2f} ms, "
         f"p99 {floor['kafka_one_way_ms']['p99']:.2f} ms; MongoDB upsert p50 "
         f"{floor['mongo_upsert_ms']['p50']:.2f} ms, p99 {floor['mongo_upsert_ms']['p99']:.2f} ms",
+        f"Infrastructure CPU: broker {floor['broker_cpu_ms_per_message']:.2f} ms per message "
+        f"sent and fetched; mongod {floor['mongod_cpu_ms_per_upsert']:.2f} ms per upsert",
         "",
         "Ramp (ms; CPU: all cores' busy share; other: cores used by processes outside the run)",
         f"{'offered/s':>10} {'done/s':>8} {'in flight':>10} {'e2e p50':>8} {'e2e p99':>8}"
