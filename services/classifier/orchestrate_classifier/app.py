@@ -38,8 +38,23 @@ AGENT = "classifier"
 log = logging.getLogger(__name__)
 
 
-async def classify_batch(tickets: list[str]) -> list[tuple[Classification, Usage]]:
-    return classify_many(tickets)
+Classified = tuple[Classification, Usage] | Exception
+
+
+async def classify_batch(tickets: list[str]) -> list[Classified]:
+    """One model pass for the batch; if it fails, each ticket alone, so that a ticket
+    the model cannot take fails its own step only, not the steps batched with it."""
+    try:
+        return list(classify_many(tickets))
+    except Exception:  # isolate the failing ticket; its step records the error
+        log.warning("classifying a batch of %d failed; classifying one by one", len(tickets))
+    alone: list[Classified] = []
+    for ticket in tickets:
+        try:
+            alone.extend(classify_many([ticket]))
+        except Exception as exc:  # handed to this ticket's step (retried, then failed)
+            alone.append(exc)
+    return alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +67,7 @@ class Models:
     client: httpx.AsyncClient
     answer_attempts: int
     # The built-in model, classifying the tickets of concurrent steps in one pass.
-    builtin: Coalesced[str, tuple[Classification, Usage]] = field(
-        default_factory=lambda: Coalesced(classify_batch)
-    )
+    builtin: Coalesced[str, Classified] = field(default_factory=lambda: Coalesced(classify_batch))
 
 
 def cost_of(usage: Usage) -> int:
@@ -95,7 +108,10 @@ async def run(task: RunStep, started_at: datetime, models: Models) -> StepComple
             models.answer_attempts,
         )
     else:
-        result, usage = await models.builtin.add(ticket)
+        classified = await models.builtin.add(ticket)
+        if isinstance(classified, Exception):
+            raise classified
+        result, usage = classified
     now = datetime.now(UTC)
     return StepCompleted(
         event_id=f"{task.event_id}:completed",
