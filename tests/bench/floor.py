@@ -18,12 +18,10 @@ first allocations).
 """
 
 import asyncio
-import os
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -31,14 +29,10 @@ from pymongo import AsyncMongoClient
 
 from orchestrate_devstack.infra import create_topics_async
 
+from .procs import Processes
 from .stats import Percentiles, percentiles
 
 WARMUP = 100
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +57,12 @@ def _summary(samples_ms: list[float]) -> Percentiles:
     return summary
 
 
+def _cpu_s(servers: Processes, name: str) -> float:
+    return servers.snapshot().cpu_s[name]
+
+
 async def kafka_one_way(
-    bootstrap: str, count: int, fetch_max_wait_ms: int, broker_pid: int
+    bootstrap: str, count: int, fetch_max_wait_ms: int, servers: Processes
 ) -> tuple[Percentiles, float]:
     topic = f"bench.floor.{uuid.uuid4().hex[:12]}"
     await create_topics_async(bootstrap, {topic: 1})
@@ -83,7 +81,7 @@ async def kafka_one_way(
         cpu_before = 0.0
         for i in range(WARMUP + count):
             if i == WARMUP:
-                cpu_before = _cpu_s(broker_pid)
+                cpu_before = _cpu_s(servers, "broker")
             sent = time.perf_counter()
             await producer.send_and_wait(topic, str(i).encode())
             record = await consumer.getone()
@@ -92,13 +90,13 @@ async def kafka_one_way(
                 raise RuntimeError(f"floor topic {topic}: expected {i}, got {record.value!r}")
             if i >= WARMUP:
                 samples.append((received - sent) * 1000)
-        return _summary(samples), 1000 * (_cpu_s(broker_pid) - cpu_before) / count
+        return _summary(samples), 1000 * (_cpu_s(servers, "broker") - cpu_before) / count
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def mongo_upsert(mongo_url: str, count: int, mongod_pid: int) -> tuple[Percentiles, float]:
+async def mongo_upsert(mongo_url: str, count: int, servers: Processes) -> tuple[Percentiles, float]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
         collection = client["bench_floor"][f"upserts_{uuid.uuid4().hex[:12]}"]
@@ -106,14 +104,14 @@ async def mongo_upsert(mongo_url: str, count: int, mongod_pid: int) -> tuple[Per
         cpu_before = 0.0
         for i in range(WARMUP + count):
             if i == WARMUP:
-                cpu_before = _cpu_s(mongod_pid)
+                cpu_before = _cpu_s(servers, "mongod")
             started = time.perf_counter()
             await collection.update_one(
                 {"_id": i}, {"$set": {"n": i, "at": datetime.now(UTC)}}, upsert=True
             )
             if i >= WARMUP:
                 samples.append((time.perf_counter() - started) * 1000)
-        cpu_ms = 1000 * (_cpu_s(mongod_pid) - cpu_before) / count
+        cpu_ms = 1000 * (_cpu_s(servers, "mongod") - cpu_before) / count
         await collection.drop()
         return _summary(samples), cpu_ms
     finally:
@@ -130,8 +128,9 @@ async def measure(
     mongod_pid: int,
 ) -> Floor:
     """Both floors, one after the other (never concurrently: each would slow the other)."""
-    kafka, broker_cpu = await kafka_one_way(bootstrap, count, fetch_max_wait_ms, broker_pid)
-    mongo, mongod_cpu = await mongo_upsert(mongo_url, count, mongod_pid)
+    servers = Processes({"broker": broker_pid, "mongod": mongod_pid})
+    kafka, broker_cpu = await kafka_one_way(bootstrap, count, fetch_max_wait_ms, servers)
+    mongo, mongod_cpu = await mongo_upsert(mongo_url, count, servers)
     return Floor(
         kafka_one_way_ms=kafka,
         mongo_upsert_ms=mongo,
