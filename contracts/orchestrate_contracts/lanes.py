@@ -39,7 +39,8 @@ def lanes(records: Iterable[R]) -> list[list[R]]:
 
 
 async def handle_in_lanes(records: Iterable[R], handle: Callable[[R], Awaitable[None]]) -> None:
-    """Handle every record: in order within a lane, lanes concurrently. Returns when all
+    """Handle every record of a poll (a batch subscriber's raw message is the poll's
+    tuple of records): in order within a lane, lanes concurrently. Returns when all
     are handled; if one fails, the others are cancelled and the failure is raised, so
     that the consumer does not commit the batch and it is delivered again."""
 

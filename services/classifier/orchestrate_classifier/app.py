@@ -205,8 +205,7 @@ def create_app(settings: Settings) -> AsgiFastStream:
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     async def on_tasks(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        await handle_in_lanes(raw if isinstance(raw, tuple) else (raw,), on_task)
+        await handle_in_lanes(message.raw_message, on_task)
 
     async def on_task(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:

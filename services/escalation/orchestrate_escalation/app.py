@@ -37,11 +37,6 @@ AGENT = "escalation"
 log = logging.getLogger(__name__)
 
 
-def records_of(message: KafkaMessage) -> "tuple[ConsumerRecord[bytes, bytes], ...]":
-    raw = message.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)
-
-
 def create_app(settings: Settings) -> AsgiFastStream:
     topics = Topics(settings.topic_prefix)
     tasks_topic = topics.step_tasks(AGENT)
@@ -92,11 +87,11 @@ def create_app(settings: Settings) -> AsgiFastStream:
 
     @subscriber(tasks_topic, group)
     async def on_tasks(message: KafkaMessage) -> None:
-        await handle_in_lanes(records_of(message), on_task)
+        await handle_in_lanes(message.raw_message, on_task)
 
     @subscriber(topics.approval_decisions, settings.escalation_decisions_group)
     async def on_decisions(message: KafkaMessage) -> None:
-        await handle_in_lanes(records_of(message), on_decision)
+        await handle_in_lanes(message.raw_message, on_decision)
 
     async def on_task(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:

@@ -174,14 +174,12 @@ def build_router(
     )
     async def approve(execution_id: str, body: ApproveBody, key: Caller) -> DecisionAccepted:
         """Approve or reject the step that waits for a person. The first decision wins."""
-        doc = await stores.executions.get(key.tenant_id, execution_id)
-        steps = doc.steps if doc is not None else []
-        parked = next((s.id for s in steps if s.status == "awaiting_approval"), None)
+        # The parking lot, not the ledger's document: the document trails the parking
+        # by a moment, and a client reacting to StepAwaitingApproval on Kafka asks
+        # before it shows the step. The document only explains a refusal.
+        parked = await stores.parked.pending_step(key.tenant_id, execution_id)
         if parked is None:
-            # The document may trail the parking by a moment: a client that reacts to
-            # StepAwaitingApproval on Kafka can ask before the ledger shows it.
-            parked = await stores.parked.pending_step(key.tenant_id, execution_id)
-        if parked is None:
+            doc = await stores.executions.get(key.tenant_id, execution_id)
             if doc is None:
                 raise ExecutionNotFound(f"no execution {execution_id}")
             raise NotAwaitingApproval(f"execution {execution_id} is {doc.status}")

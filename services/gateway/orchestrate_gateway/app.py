@@ -43,11 +43,6 @@ from .stores import Stores, shipped_workflows
 log = logging.getLogger(__name__)
 
 
-def records_of(message: KafkaMessage) -> "tuple[ConsumerRecord[bytes, bytes], ...]":
-    raw = message.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)
-
-
 class KafkaPublisher:
     def __init__(self, broker: KafkaBroker) -> None:
         self._broker = broker
@@ -108,11 +103,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @subscriber(topics.execution_requests, settings.ingress_group)
     async def on_requests(message: KafkaMessage) -> None:
-        await handle_in_lanes(records_of(message), on_request)
+        await handle_in_lanes(message.raw_message, on_request)
 
     @subscriber(topics.execution_events, settings.engine_group)
     async def on_events(message: KafkaMessage) -> None:
-        await handle_in_lanes(records_of(message), on_event)
+        await handle_in_lanes(message.raw_message, on_event)
 
     async def on_request(record: "ConsumerRecord[bytes, bytes]") -> None:
         try:

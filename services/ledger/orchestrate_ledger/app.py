@@ -66,8 +66,7 @@ def create_app(settings: Settings) -> AsgiFastStream:
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     async def on_events(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
         events: list[ExecutionEvent] = []
         sources: list[ConsumerRecord[bytes, bytes]] = []
         for record in records:
